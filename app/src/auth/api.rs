@@ -1,0 +1,94 @@
+//! Server functions of the auth capability. Each parses its input, asks the service, and
+//! returns `AppError` (its status set by `respond`).
+
+use super::model::SessionInfo;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::server::{self as auth, request_meta},
+    crate::audit,
+    crate::domain::{Email, OrgName, Password, PersonName},
+    crate::state::from_context as state,
+};
+
+/// The signed-in person and their organizations, or `None`.
+#[server(endpoint = "session")]
+pub async fn current_session() -> Result<Option<SessionInfo>, AppError> {
+    let state = state()?;
+    let meta = request_meta(&state);
+    match auth::authenticate(&state, &meta).await? {
+        Some(session) => Ok(Some(auth::session_info(&state, &session).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Creates a user, a new organization with that user as its Owner, and signs them in.
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(
+    name: String,
+    email: String,
+    password: String,
+    organization: String,
+) -> Result<(), AppError> {
+    let state = state()?;
+    if !state.settings.open_signup {
+        return Err(AppError::Forbidden);
+    }
+    let meta = request_meta(&state);
+    let name = PersonName::parse(&name)?;
+    let email = Email::parse(&email)?;
+    let password = Password::parse(&password)?;
+    let org_name = OrgName::parse(&organization)?;
+    let hash = auth::password::hash(&state, password).await?;
+    let (user_id, org_id) =
+        auth::store::create_user_with_org(&state, &name, &email, &hash, &org_name).await?;
+    auth::start_session(&state, &meta, user_id, Some(org_id)).await?;
+    audit::record(
+        &state,
+        audit::Event::new("user.sign_up", format!("user:{user_id}"))
+            .org(org_id)
+            .actor(user_id)
+            .ip(meta.ip.clone()),
+    )
+    .await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    let state = state()?;
+    let meta = request_meta(&state);
+    let user_id = auth::sign_in(&state, &meta, &email, &password).await?;
+    auth::start_session(&state, &meta, user_id, None).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let state = state()?;
+    let meta = request_meta(&state);
+    auth::end_session(&state, &meta).await?;
+    leptos_axum::redirect("/signin");
+    Ok(())
+}
+
+/// Chooses which of the user's organizations the pages show.
+#[server(endpoint = "switch_org")]
+pub async fn switch_org(org_id: i64) -> Result<(), AppError> {
+    let state = state()?;
+    let meta = request_meta(&state);
+    let session = auth::authenticate(&state, &meta)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    // Another organization's id answers 404, like anything the user cannot see.
+    crate::orgs::server::membership(&state, org_id, session.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    auth::store::set_current_org(&state, &session.id_hash, org_id).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}

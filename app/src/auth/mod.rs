@@ -1,0 +1,8 @@
+//! Sign-up, sign-in, sign-out and the signed-in session.
+
+pub mod api;
+pub mod model;
+pub mod views;
+
+#[cfg(feature = "ssr")]
+pub mod server;

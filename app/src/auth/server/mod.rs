@@ -1,0 +1,253 @@
+//! Server side of auth: sessions in the database, password checks, sign-in rate limits.
+
+pub mod password;
+pub mod rate_limit;
+pub mod store;
+
+use super::model::{OrgSummary, SessionInfo};
+use crate::audit;
+use crate::domain::Email;
+use crate::error::AppError;
+use crate::state::AppState;
+use http::header::{COOKIE, SET_COOKIE};
+use http::HeaderValue;
+use leptos::prelude::use_context;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+pub const SESSION_COOKIE: &str = "gatehouse_session";
+
+/// What a server function needs to know about the request it serves.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub session_token: Option<String>,
+}
+
+/// Reads the client IP and session cookie from the request in context.
+pub fn request_meta(state: &AppState) -> RequestMeta {
+    let Some(parts) = use_context::<http::request::Parts>() else {
+        return RequestMeta::default();
+    };
+    RequestMeta::from_parts(&parts, state.settings.trust_proxy)
+}
+
+impl RequestMeta {
+    pub fn from_parts(parts: &http::request::Parts, trust_proxy: bool) -> Self {
+        let forwarded = trust_proxy
+            .then(|| parts.headers.get("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+        Self {
+            ip: forwarded.or(peer),
+            session_token: session_cookie(&parts.headers),
+        }
+    }
+}
+
+fn session_cookie(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The hash under which a session token is stored: the database never holds a usable token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A signed-in session, as found in the database.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub current_org_id: Option<i64>,
+}
+
+/// The session of this request, if its cookie names a live one. Expired sessions are deleted.
+pub async fn authenticate(
+    state: &AppState,
+    meta: &RequestMeta,
+) -> Result<Option<Session>, AppError> {
+    let Some(token) = &meta.session_token else {
+        return Ok(None);
+    };
+    let id_hash = token_hash(token);
+    let Some(row) = store::find_session(state, &id_hash).await? else {
+        return Ok(None);
+    };
+    let now = state.now();
+    let idle = state.settings.session_idle.as_secs() as i64;
+    if row.expires_at <= now || row.last_seen_at + idle <= now {
+        store::delete_session(state, &id_hash).await?;
+        return Ok(None);
+    }
+    // Writing on every request would make every page a write; a minute's precision is plenty.
+    if now - row.last_seen_at >= 60 {
+        store::touch_session(state, &id_hash, now).await?;
+    }
+    Ok(Some(Session {
+        id_hash,
+        user_id: row.user_id,
+        name: row.name,
+        email: row.email,
+        current_org_id: row.current_org_id,
+    }))
+}
+
+pub async fn session_info(state: &AppState, session: &Session) -> Result<SessionInfo, AppError> {
+    let orgs: Vec<OrgSummary> = crate::orgs::server::orgs_of_user(state, session.user_id).await?;
+    let current_org = session
+        .current_org_id
+        .and_then(|id| orgs.iter().find(|o| o.id == id))
+        .or_else(|| orgs.first())
+        .cloned();
+    Ok(SessionInfo {
+        user_id: session.user_id,
+        name: session.name.clone(),
+        email: session.email.clone(),
+        orgs,
+        current_org,
+    })
+}
+
+/// Checks email and password under the rate limits. Returns the user's id.
+pub async fn sign_in(
+    state: &AppState,
+    meta: &RequestMeta,
+    raw_email: &str,
+    raw_password: &str,
+) -> Result<i64, AppError> {
+    let limits = &state.settings.rate_limits;
+    if let Some(ip) = &meta.ip {
+        rate_limit::hit(
+            state,
+            &format!("signin-ip:{ip}"),
+            limits.ip_attempts,
+            limits.window,
+        )
+        .await?;
+    }
+    // A malformed email cannot match an account; answer like a wrong password.
+    let email = Email::parse(raw_email).ok();
+    let account_bucket = email
+        .as_ref()
+        .map(|e| format!("signin-account:{}", e.normalized()));
+    if let Some(bucket) = &account_bucket {
+        rate_limit::check(state, bucket, limits.account_failures, limits.window).await?;
+    }
+    let user = match &email {
+        Some(email) => store::find_user_by_email(state, email).await?,
+        None => None,
+    };
+    // Always run one argon2 verification, so unknown emails take as long as wrong passwords.
+    let verified =
+        password::verify(state, raw_password, user.as_ref().map(|u| u.1.clone())).await?;
+    match (user, verified) {
+        (Some((user_id, _)), true) => {
+            if let Some(bucket) = &account_bucket {
+                rate_limit::reset(state, bucket).await?;
+            }
+            audit::record(
+                state,
+                audit::Event::new("user.sign_in", format!("user:{user_id}"))
+                    .actor(user_id)
+                    .ip(meta.ip.clone()),
+            )
+            .await?;
+            Ok(user_id)
+        }
+        (user, _) => {
+            if let Some(bucket) = &account_bucket {
+                rate_limit::hit_failure(state, bucket, limits.window).await?;
+            }
+            let target = email
+                .map(|e| format!("email:{}", e.normalized()))
+                .unwrap_or_default();
+            audit::record(
+                state,
+                audit::Event::new("user.sign_in_failed", target)
+                    .actor_opt(user.map(|u| u.0))
+                    .ip(meta.ip.clone()),
+            )
+            .await?;
+            Err(AppError::InvalidCredentials)
+        }
+    }
+}
+
+/// Starts a new session (a fresh id: any session the request carried is ended, so an id
+/// planted before sign-in is worthless after it) and sets the cookie.
+pub async fn start_session(
+    state: &AppState,
+    meta: &RequestMeta,
+    user_id: i64,
+    current_org_id: Option<i64>,
+) -> Result<(), AppError> {
+    if let Some(old) = &meta.session_token {
+        store::delete_session(state, &token_hash(old)).await?;
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let now = state.now();
+    let expires_at = now + state.settings.session_absolute.as_secs() as i64;
+    store::insert_session(
+        state,
+        &token_hash(&token),
+        user_id,
+        current_org_id,
+        now,
+        expires_at,
+    )
+    .await?;
+    set_cookie(state, &token, state.settings.session_absolute.as_secs());
+    Ok(())
+}
+
+pub async fn end_session(state: &AppState, meta: &RequestMeta) -> Result<(), AppError> {
+    if let Some(session) = authenticate(state, meta).await? {
+        store::delete_session(state, &session.id_hash).await?;
+        audit::record(
+            state,
+            audit::Event::new("user.sign_out", format!("user:{}", session.user_id))
+                .actor(session.user_id)
+                .ip(meta.ip.clone()),
+        )
+        .await?;
+    }
+    set_cookie(state, "", 0);
+    Ok(())
+}
+
+fn set_cookie(state: &AppState, value: &str, max_age: u64) {
+    let secure = if state.settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    );
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        HeaderValue::from_str(&cookie),
+    ) {
+        response.append_header(SET_COOKIE, value);
+    }
+}

@@ -1,0 +1,146 @@
+//! SQL for users and sessions.
+
+use crate::domain::{Email, OrgName, PersonName, Role};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub struct SessionRow {
+    pub user_id: i64,
+    pub current_org_id: Option<i64>,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub name: String,
+    pub email: String,
+}
+
+pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<SessionRow>, AppError> {
+    let row: Option<(i64, Option<i64>, i64, i64, String, String)> = sqlx::query_as(
+        "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_hash = $1",
+    )
+    .bind(id_hash)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row.map(
+        |(user_id, current_org_id, last_seen_at, expires_at, name, email)| SessionRow {
+            user_id,
+            current_org_id,
+            last_seen_at,
+            expires_at,
+            name,
+            email,
+        },
+    ))
+}
+
+pub async fn insert_session(
+    state: &AppState,
+    id_hash: &str,
+    user_id: i64,
+    current_org_id: Option<i64>,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, current_org_id, created_at, last_seen_at, expires_at)
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(id_hash)
+    .bind(user_id)
+    .bind(current_org_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&state.db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn touch_session(state: &AppState, id_hash: &str, now: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+        .bind(now)
+        .bind(id_hash)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_current_org(state: &AppState, id_hash: &str, org_id: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE sessions SET current_org_id = $1 WHERE id_hash = $2")
+        .bind(org_id)
+        .bind(id_hash)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_session(state: &AppState, id_hash: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
+}
+
+/// (id, password hash) of the user with this email.
+pub async fn find_user_by_email(
+    state: &AppState,
+    email: &Email,
+) -> Result<Option<(i64, String)>, AppError> {
+    Ok(
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email_normalized = $1")
+            .bind(email.normalized())
+            .fetch_optional(&state.db.pool)
+            .await?,
+    )
+}
+
+/// Creates the user, their organization and their Owner membership in one transaction.
+/// The unique index on the normalized email decides duplicates: no check-then-insert race.
+pub async fn create_user_with_org(
+    state: &AppState,
+    name: &PersonName,
+    email: &Email,
+    password_hash: &str,
+    org_name: &OrgName,
+) -> Result<(i64, i64), AppError> {
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO users (email, email_normalized, name, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(email.normalized())
+    .bind(name.as_str())
+    .bind(password_hash)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    let (user_id,) = match inserted {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(AppError::conflict(
+                "email",
+                "An account with this email already exists. Sign in instead.",
+            ));
+        }
+        other => other?,
+    };
+    let (org_id,): (i64,) =
+        sqlx::query_as("INSERT INTO organizations (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(org_name.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(Role::Owner.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((user_id, org_id))
+}

@@ -1,0 +1,175 @@
+//! The one error type of Gatehouse. It crosses the wire (server functions return it), so it is
+//! plain data; server-side causes (database, hashing) are logged where they are converted and
+//! reach the user only as `Internal`.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum AppError {
+    /// Input that does not parse; `field` names the form field the message belongs next to.
+    #[error("{message}")]
+    #[serde(rename = "invalid_input")]
+    Invalid { field: String, message: String },
+    /// The request conflicts with what exists (an email already registered, ...).
+    #[error("{message}")]
+    Conflict { field: String, message: String },
+    /// Sign-in failed. One message for unknown email and wrong password: no user enumeration.
+    #[error("Email or password is incorrect.")]
+    InvalidCredentials,
+    #[error("Please sign in.")]
+    Unauthenticated,
+    #[error("You are not allowed to do that.")]
+    Forbidden,
+    #[error("Not found.")]
+    NotFound,
+    #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("This request did not come from Gatehouse's own pages.")]
+    #[serde(rename = "cross_site_request")]
+    CrossSite,
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    /// Transport-level failures of a server function call (network, decoding).
+    #[error("Could not reach the server: {message}")]
+    Transport { message: String },
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// The stable machine-readable code, as in problem+json responses.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } => "invalid_input",
+            Self::Conflict { .. } => "conflict",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::CrossSite => "cross_site_request",
+            Self::Internal => "internal",
+            Self::Transport { .. } => "transport",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Invalid { .. } => 422,
+            Self::Conflict { .. } => 409,
+            Self::InvalidCredentials | Self::Unauthenticated => 401,
+            Self::Forbidden | Self::CrossSite => 403,
+            Self::NotFound => 404,
+            Self::RateLimited { .. } => 429,
+            Self::Internal | Self::Transport { .. } => 500,
+        }
+    }
+
+    /// The message to show next to `field`, if this error belongs to it.
+    pub fn for_field(&self, field: &str) -> Option<String> {
+        match self {
+            Self::Invalid { field: f, message } | Self::Conflict { field: f, message }
+                if f == field =>
+            {
+                Some(message.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// The message for a form's general error area (errors that belong to no field).
+    pub fn general(&self) -> Option<String> {
+        match self {
+            Self::Invalid { .. } | Self::Conflict { .. } => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppError;
+
+    /// The `code` on the wire is the stable code of `code()`, for every variant.
+    #[test]
+    fn wire_code_is_the_stable_code() {
+        let all = [
+            AppError::invalid("f", "m"),
+            AppError::conflict("f", "m"),
+            AppError::InvalidCredentials,
+            AppError::Unauthenticated,
+            AppError::Forbidden,
+            AppError::NotFound,
+            AppError::RateLimited {
+                retry_after_secs: 3,
+            },
+            AppError::CrossSite,
+            AppError::Internal,
+            AppError::Transport {
+                message: "x".into(),
+            },
+        ];
+        for err in all {
+            let json = serde_json::to_value(&err).expect("serializes");
+            assert_eq!(json["code"], err.code(), "{json}");
+            let back: AppError = serde_json::from_value(json).expect("deserializes");
+            assert_eq!(back, err);
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(msg) | ServerFnErrorErr::MissingArg(msg) => {
+                Self::invalid("form", format!("The form was incomplete: {msg}"))
+            }
+            other => Self::Transport {
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::AppError;
+
+    impl From<sqlx::Error> for AppError {
+        fn from(err: sqlx::Error) -> Self {
+            tracing::error!(error = %err, "database error");
+            AppError::Internal
+        }
+    }
+
+    impl From<sqlx::migrate::MigrateError> for AppError {
+        fn from(err: sqlx::migrate::MigrateError) -> Self {
+            tracing::error!(error = %err, "migration error");
+            AppError::Internal
+        }
+    }
+
+    impl From<tokio::task::JoinError> for AppError {
+        fn from(err: tokio::task::JoinError) -> Self {
+            tracing::error!(error = %err, "background task failed");
+            AppError::Internal
+        }
+    }
+}

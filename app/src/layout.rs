@@ -1,0 +1,134 @@
+//! The app shell: the signed-in session as a shared resource, the top bar, and the guard
+//! that sends signed-out visitors to Sign in.
+
+use crate::auth::api::{current_session, SignIn, SignOut, SignUp, SwitchOrg};
+use crate::auth::model::SessionInfo;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+use std::sync::Arc;
+
+/// The mutations that change who is signed in; the session resource refetches after each.
+#[derive(Clone, Copy)]
+pub struct AuthActions {
+    pub sign_in: ServerAction<SignIn>,
+    pub sign_up: ServerAction<SignUp>,
+    pub sign_out: ServerAction<SignOut>,
+    pub switch_org: ServerAction<SwitchOrg>,
+}
+
+#[derive(Clone, Copy)]
+pub struct SessionResource(pub Resource<Result<Option<SessionInfo>, AppError>>);
+
+pub fn provide_session() {
+    let actions = AuthActions {
+        sign_in: ServerAction::new(),
+        sign_up: ServerAction::new(),
+        sign_out: ServerAction::new(),
+        switch_org: ServerAction::new(),
+    };
+    // Blocking: the server waits for it before sending headers, so a page can still redirect.
+    let session = Resource::new_blocking(
+        move || {
+            (
+                actions.sign_in.version().get(),
+                actions.sign_up.version().get(),
+                actions.sign_out.version().get(),
+                actions.switch_org.version().get(),
+            )
+        },
+        |_| current_session(),
+    );
+    provide_context(actions);
+    provide_context(SessionResource(session));
+}
+
+/// Renders `page` with the signed-in session; sends everyone else to Sign in.
+#[component]
+pub fn SignedIn<F, V>(page: F) -> impl IntoView
+where
+    F: Fn(SessionInfo) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let session = expect_context::<SessionResource>().0;
+    let page = Arc::new(page);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match session.await {
+                        Ok(Some(info)) => page(info).into_any(),
+                        Ok(None) => view! { <Redirect path="/signin"/> }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn TopBar() -> impl IntoView {
+    let session = expect_context::<SessionResource>().0;
+    let actions = expect_context::<AuthActions>();
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">"Gatehouse"</A>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match session.await {
+                        Ok(Some(info)) => view! { <SignedInBar info actions/> }.into_any(),
+                        _ => view! {
+                            <nav class="topnav" aria-label="Account">
+                                <A href="/signin">"Sign in"</A>
+                                <A href="/signup">"Sign up"</A>
+                            </nav>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}
+
+#[component]
+fn SignedInBar(info: SessionInfo, actions: AuthActions) -> impl IntoView {
+    let org_name = info
+        .current_org
+        .as_ref()
+        .map(|o| o.name.clone())
+        .unwrap_or_default();
+    let current_id = info.current_org.as_ref().map(|o| o.id);
+    let switcher = (info.orgs.len() > 1).then(|| {
+        let options = info
+            .orgs
+            .iter()
+            .map(|o| {
+                let selected = Some(o.id) == current_id;
+                view! { <option value=o.id.to_string() selected=selected>{o.name.clone()}</option> }
+            })
+            .collect_view();
+        view! {
+            <ActionForm action=actions.switch_org attr:class="org-switcher">
+                <label class="visually-hidden" for="org-switcher">"Organization"</label>
+                <select id="org-switcher" name="org_id">{options}</select>
+                <button type="submit" class="button small">"Switch"</button>
+            </ActionForm>
+        }
+    });
+    view! {
+        <span class="org-name" data-testid="org-name">{org_name}</span>
+        {switcher}
+        <nav class="topnav" aria-label="Main">
+            <A href="/members">"Members"</A>
+            <A href="/groups">"Groups"</A>
+            <A href="/settings">"Organization settings"</A>
+            <A href="/profile">"Profile"</A>
+        </nav>
+        <ActionForm action=actions.sign_out attr:class="signout">
+            <span class="muted user-name">{info.name.clone()}</span>
+            <button type="submit" class="button small secondary">"Sign out"</button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,73 @@
+//! Gatehouse's application: typed models, server functions and components, shared by the
+//! server (feature `ssr`) and the browser (feature `hydrate`). Server-only code is gated
+//! once per module.
+
+pub mod audit;
+pub mod auth;
+pub mod domain;
+pub mod error;
+pub mod layout;
+pub mod orgs;
+pub mod pages;
+pub mod policy;
+
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    layout::provide_session();
+
+    // Lets browser tests (and people) know the wasm has started: clicks before that do nothing.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Title formatter=|page: String| if page.is_empty() { "Gatehouse".to_string() } else { format!("{page} · Gatehouse") }/>
+        <Router>
+            <layout::TopBar/>
+            <main class="page">
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/") view=pages::Home/>
+                    <Route path=path!("/signin") view=auth::views::SignInPage/>
+                    <Route path=path!("/signup") view=auth::views::SignUpPage/>
+                    <Route path=path!("/members") view=pages::MembersPage/>
+                    <Route path=path!("/groups") view=pages::GroupsPage/>
+                    <Route path=path!("/settings") view=pages::SettingsPage/>
+                    <Route path=path!("/profile") view=pages::ProfilePage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,167 @@
+//! The signed-in pages of the shell, and the 404 page.
+
+use crate::auth::model::SessionInfo;
+use crate::layout::SignedIn;
+use crate::orgs::api::list_members;
+use crate::orgs::model::MembersPage as Page;
+use crate::policy::{allows, Action};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+fn org_title(info: &SessionInfo) -> String {
+    info.current_org
+        .as_ref()
+        .map(|o| o.name.clone())
+        .unwrap_or_else(|| "No organization".into())
+}
+
+#[component]
+pub fn Home() -> impl IntoView {
+    view! {
+        <Title text="Overview"/>
+        <SignedIn page=|info: SessionInfo| {
+            let role = info.current_org.as_ref().map(|o| o.role.label()).unwrap_or("—");
+            let sees_members = info.current_org.as_ref().is_some_and(|o| allows(o.role, Action::ViewMembers));
+            view! {
+                <h1>{org_title(&info)}</h1>
+                <p class="muted">"Signed in as " {info.name.clone()} " · your role: " <strong>{role}</strong></p>
+                <div class="tiles">
+                    {sees_members.then(|| view! {
+                        <A href="/members" attr:class="tile"><h2>"Members"</h2><p>"People, roles and invitations."</p></A>
+                        <A href="/groups" attr:class="tile"><h2>"Groups"</h2><p>"Integrations and concurrent scans limits."</p></A>
+                    })}
+                    <A href="/settings" attr:class="tile"><h2>"Organization settings"</h2><p>"Security policy and billing."</p></A>
+                    <A href="/profile" attr:class="tile"><h2>"Profile"</h2><p>"Two-factor authentication and API keys."</p></A>
+                </div>
+            }
+        }/>
+    }
+}
+
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    let query = use_query_map();
+    let members = Resource::new(move || query.with(|q| q.get("after")), list_members);
+    view! {
+        <Title text="Members"/>
+        <SignedIn page=move |info: SessionInfo| view! {
+            <h1>"Members"</h1>
+            <p class="muted">{org_title(&info)}</p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match members.await {
+                        Ok(page) => view! { <MembersTable page/> }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        }/>
+    }
+}
+
+#[component]
+fn MembersTable(page: Page) -> impl IntoView {
+    let rows = page
+        .members
+        .into_iter()
+        .map(|m| {
+            view! {
+                <tr>
+                    <td>{m.name}</td>
+                    <td>{m.email}</td>
+                    <td>{m.role.label()}</td>
+                    <td>{m.joined}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let next = page.next_cursor.map(|cursor| {
+        let href = format!("/members?after={}", urlencode(&cursor));
+        view! { <A href=href attr:class="button secondary">"Next page"</A> }
+    });
+    view! {
+        <table class="table">
+            <thead><tr><th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <div class="pager">{next}</div>
+    }
+}
+
+/// Percent-encodes a query value (cursors hold names, which may hold anything).
+fn urlencode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+pub fn GroupsPage() -> impl IntoView {
+    view! {
+        <Title text="Groups"/>
+        <SignedIn page=|info: SessionInfo| view! {
+            <h1>"Groups"</h1>
+            <p class="muted">{org_title(&info)}</p>
+            <div class="card empty">
+                <p>"No groups yet."</p>
+            </div>
+        }/>
+    }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    view! {
+        <Title text="Organization settings"/>
+        <SignedIn page=|info: SessionInfo| view! {
+            <h1>"Organization settings"</h1>
+            <section class="card" aria-labelledby="org-panel">
+                <h2 id="org-panel">"Organization"</h2>
+                <dl class="facts">
+                    <dt>"Name"</dt><dd>{org_title(&info)}</dd>
+                    <dt>"Your role"</dt><dd>{info.current_org.as_ref().map(|o| o.role.label())}</dd>
+                </dl>
+            </section>
+        }/>
+    }
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    view! {
+        <Title text="Profile"/>
+        <SignedIn page=|info: SessionInfo| view! {
+            <h1>"Profile"</h1>
+            <section class="card" aria-labelledby="profile-panel">
+                <h2 id="profile-panel">"Your account"</h2>
+                <dl class="facts">
+                    <dt>"Name"</dt><dd>{info.name.clone()}</dd>
+                    <dt>"Email"</dt><dd>{info.email.clone()}</dd>
+                </dl>
+            </section>
+        }/>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Page not found"/>
+        <section class="card narrow">
+            <h1>"Page not found"</h1>
+            <p class="muted">"There is nothing at this address."</p>
+            <A href="/" attr:class="button">"Go to the overview"</A>
+        </section>
+    }
+}

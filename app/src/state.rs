@@ -1,0 +1,131 @@
+//! Server-side application state, given to server functions through context and to axum
+//! handlers through `State`.
+
+use crate::db::Db;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Seconds since the Unix epoch. Injectable so tests move time instead of sleeping.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock the tests set and advance.
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: i64) -> Self {
+        Self(AtomicI64::new(start))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_secs() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Limits on sign-in attempts; both windows are fixed windows stored in the database so
+/// every server process sees the same counts.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// Failed sign-ins allowed per account per window.
+    pub account_failures: i64,
+    /// Sign-in attempts allowed per client IP per window.
+    pub ip_attempts: i64,
+    pub window: Duration,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            account_failures: 10,
+            ip_attempts: 100,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Set the `Secure` attribute on cookies (when served over HTTPS).
+    pub secure_cookies: bool,
+    /// The URL people use to reach Gatehouse, e.g. `https://gatehouse.example.com`.
+    pub public_url: Option<String>,
+    /// Whether anyone may sign up and so create a new organization.
+    pub open_signup: bool,
+    /// A session ends after this long without a request...
+    pub session_idle: Duration,
+    /// ...and after this long in any case.
+    pub session_absolute: Duration,
+    pub rate_limits: RateLimits,
+    /// Trust `X-Forwarded-For` for the client IP (only behind a reverse proxy you run).
+    pub trust_proxy: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            public_url: None,
+            open_signup: true,
+            session_idle: Duration::from_secs(7 * 24 * 3600),
+            session_absolute: Duration::from_secs(30 * 24 * 3600),
+            rate_limits: RateLimits::default(),
+            trust_proxy: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub clock: Arc<dyn Clock>,
+    /// Bounds how many argon2 hashes run at once, so a burst of sign-ins cannot take every
+    /// blocking thread and memory (19 MiB each) at the same time.
+    pub hashing: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        let permits = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Self {
+            db,
+            settings: Arc::new(settings),
+            clock,
+            hashing: Arc::new(Semaphore::new(permits)),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+/// The state a server function runs with (provided by the server for every request).
+pub fn from_context() -> Result<AppState, crate::error::AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        crate::error::AppError::Internal
+    })
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Starts the release binary the way a user would: copied alone into an empty folder, no
+# LEPTOS_* variables, a fresh SQLite database. Playwright waits for /healthz.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+dir="$here/.tmp/run-$$"
+rm -rf "$here/.tmp" && mkdir -p "$dir"
+cp "$here/../target/release/gatehouse" "$dir/"
+cd "$dir"
+exec env -u LEPTOS_OUTPUT_NAME -u LEPTOS_SITE_ROOT -u LEPTOS_SITE_PKG_DIR -u DATABASE_URL \
+  ./gatehouse --addr "127.0.0.1:${GATEHOUSE_E2E_PORT:-3100}"

@@ -1,0 +1,30 @@
+import { expect, Page } from '@playwright/test';
+
+export const PASSWORD = 'correct horse battery staple';
+
+/** A unique email per test run, so tests never collide in the shared database. */
+export function uniqueEmail(name: string): string {
+  return `${name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/** Fails the test on any uncaught page error (a wasm that fails to start shows only there). */
+export function failOnPageErrors(page: Page): void {
+  page.on('pageerror', (err) => {
+    throw new Error(`page error: ${err.message}`);
+  });
+}
+
+/** Opens `path` and waits until the wasm has hydrated the page: clicks before that do nothing. */
+export async function open(page: Page, path: string): Promise<void> {
+  await page.goto(path);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+export async function signUp(page: Page, name: string, email: string, org: string): Promise<void> {
+  await open(page, '/signup');
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Organization name').fill(org);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+}

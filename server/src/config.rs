@@ -1,0 +1,110 @@
+use app::state::{RateLimits, Settings};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Gatehouse: organization administration console"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app and API (the default).
+    Serve,
+    /// Run the database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "GATEHOUSE_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub addr: SocketAddr,
+    /// sqlite://path or postgres://user@host/db. Default: a SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Where Gatehouse keeps its files (the SQLite database, generated keys).
+    #[arg(
+        long,
+        env = "GATEHOUSE_DATA_DIR",
+        default_value = "data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Mark cookies Secure (serve over HTTPS, directly or behind a proxy).
+    #[arg(long, env = "GATEHOUSE_SECURE_COOKIES", global = true)]
+    pub secure_cookies: bool,
+    /// The URL people use to reach Gatehouse (used for links and the cross-site check).
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Refuse Sign up: new people join only through invitations.
+    #[arg(long, env = "GATEHOUSE_DISABLE_SIGNUP", global = true)]
+    pub disable_signup: bool,
+    /// Take the client IP from X-Forwarded-For (only behind your own reverse proxy).
+    #[arg(long, env = "GATEHOUSE_TRUST_PROXY", global = true)]
+    pub trust_proxy: bool,
+    /// Failed sign-ins allowed per account per 15 minutes.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SIGNIN_ACCOUNT_LIMIT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub signin_account_limit: i64,
+    /// Sign-in attempts allowed per client IP per 15 minutes.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SIGNIN_IP_LIMIT",
+        default_value_t = 100,
+        global = true
+    )]
+    pub signin_ip_limit: i64,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()))
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            secure_cookies: self.secure_cookies,
+            public_url: self
+                .public_url
+                .clone()
+                .map(|u| u.trim_end_matches('/').to_string()),
+            open_signup: !self.disable_signup,
+            trust_proxy: self.trust_proxy,
+            rate_limits: RateLimits {
+                account_failures: self.signin_account_limit,
+                ip_attempts: self.signin_ip_limit,
+                window: Duration::from_secs(15 * 60),
+            },
+            ..Settings::default()
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The same defaults as the command line, for tests and embedding.
+        Cli::parse_from(["gatehouse"]).config
+    }
+}

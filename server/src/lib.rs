@@ -1,0 +1,11 @@
+//! The Gatehouse server: configuration, the axum router around the Leptos app, and start-up.
+
+pub mod assets;
+pub mod config;
+pub mod cross_site;
+pub mod health;
+pub mod server_fn_errors;
+pub mod startup;
+pub mod telemetry;
+
+pub use startup::{run, Application};

@@ -1,0 +1,213 @@
+use crate::config::{Cli, Command, Config};
+use crate::cross_site::{self, AllowedOrigin};
+use crate::{assets, health, server_fn_errors};
+use app::db::Db;
+use app::state::{AppState, Clock, SystemClock};
+use axum::body::Body;
+use axum::extract::{FromRef, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::{HeaderName, StatusCode};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Db(#[from] app::db::DbError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// State of the axum router: the app's state plus what Leptos needs.
+#[derive(Clone)]
+pub struct ServerState {
+    pub app: AppState,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<ServerState> for AppState {
+    fn from_ref(s: &ServerState) -> Self {
+        s.app.clone()
+    }
+}
+
+impl FromRef<ServerState> for LeptosOptions {
+    fn from_ref(s: &ServerState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), StartError> {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url()).await?;
+            db.migrate().await?;
+            println!("Migrations applied to {}", redact(&config.database_url()));
+            Ok(())
+        }
+        Command::Serve => {
+            let app = Application::build(config.clone(), Arc::new(SystemClock)).await?;
+            if !assets::has_site() {
+                tracing::warn!("this build has no embedded site (wasm/CSS): pages render but do not hydrate; build with scripts/build-release.sh");
+            }
+            println!(
+                "Gatehouse is running at http://{}/  (database: {})",
+                app.addr,
+                redact(&config.database_url())
+            );
+            app.serve_until_stopped().await
+        }
+    }
+}
+
+/// The database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A running Gatehouse: bound, migrated, ready to serve. Tests build one on port 0.
+pub struct Application {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    listener: tokio::net::TcpListener,
+    router: Router,
+}
+
+impl Application {
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let db = Db::connect(&config.database_url()).await?;
+        db.migrate().await?;
+        let state = AppState::new(db, config.settings(), clock);
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| StartError::Bind(config.addr, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(config.addr, e))?;
+        let router = router(state.clone());
+        Ok(Self {
+            addr,
+            state,
+            listener,
+            router,
+        })
+    }
+
+    pub async fn serve_until_stopped(self) -> Result<(), StartError> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+pub fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_pkg_dir("pkg")
+        .site_root("target/site")
+        .env(leptos::config::Env::PROD)
+        .hash_files(false)
+        .build()
+}
+
+pub fn router(state: AppState) -> Router {
+    let leptos = leptos_options();
+    let routes = generate_route_list(app::App);
+    let context_state = state.clone();
+    let provide_state = move || provide_context(context_state.clone());
+    let server_state = ServerState {
+        app: state.clone(),
+        leptos: leptos.clone(),
+    };
+    let request_id = HeaderName::from_static("x-request-id");
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .leptos_routes_with_context(&server_state, routes, provide_state.clone(), {
+            let leptos = leptos.clone();
+            move || app::shell(leptos.clone())
+        })
+        .fallback(fallback)
+        .with_state(server_state)
+        .layer(axum::middleware::from_fn(server_fn_errors::map_status))
+        .layer(axum::middleware::from_fn_with_state(
+            AllowedOrigin(Arc::new(state.settings.public_url.clone())),
+            cross_site::guard,
+        ))
+        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+}
+
+/// Embedded files first; anything else renders the app's 404 page.
+async fn fallback(State(state): State<ServerState>, req: Request<Body>) -> Response {
+    if let Some(response) = assets::serve(req.uri(), req.headers()) {
+        return response;
+    }
+    let app_state = state.app.clone();
+    let leptos = state.leptos.clone();
+    let handler = leptos_axum::render_app_to_stream_with_context(
+        move || provide_context(app_state.clone()),
+        move || app::shell(leptos.clone()),
+    );
+    let mut response = handler(req).await.into_response();
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::NOT_FOUND;
+    }
+    response
+}

@@ -1,0 +1,330 @@
+//! Test helpers: the real Gatehouse on port 0 with a fresh database, and a client that speaks
+//! the domain. Every failed expectation prints the request, the status and the body.
+#![allow(dead_code)]
+
+use app::state::ManualClock;
+use gatehouse::config::Config;
+use gatehouse::Application;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub state: app::state::AppState,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    _data_dir: TempDir,
+}
+
+/// A folder removed when the test ends.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A fresh PostgreSQL database on the server of `GATEHOUSE_TEST_POSTGRES_URL`.
+async fn fresh_postgres_database() -> Option<String> {
+    let base = std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = unique_name("gatehouse_test");
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to GATEHOUSE_TEST_POSTGRES_URL={base}: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+    let (prefix, _) = base.rsplit_once('/').unwrap_or((&base, ""));
+    Some(format!("{prefix}/{name}"))
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts Gatehouse with the default configuration, changed by `configure`. Returns `None`
+    /// for PostgreSQL when no test server is configured.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Self> {
+        let data_dir = std::env::temp_dir().join(unique_name("gatehouse-test"));
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres_database().await?),
+        };
+        let mut config = Config {
+            addr: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir: data_dir.clone(),
+            database_url,
+            ..Config::default()
+        };
+        configure(&mut config);
+        let clock = Arc::new(ManualClock::new(1_800_000_000));
+        let app = Application::build(config, clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("Gatehouse failed to start on {backend:?}: {e}"));
+        let addr = app.addr;
+        let state = app.state.clone();
+        tokio::spawn(app.serve_until_stopped());
+        Some(Self {
+            addr,
+            state,
+            clock,
+            client: new_client(),
+            backend,
+            _data_dir: TempDir(data_dir),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Another browser: its own cookie jar.
+    pub fn new_client(&self) -> reqwest::Client {
+        new_client()
+    }
+
+    pub async fn get(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = client.get(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Resp::from(format!("GET {path} {headers:?}"), req.send().await).await
+    }
+
+    /// Calls a server function the way an `ActionForm` does: a form-encoded POST.
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> Resp {
+        self.call_with(client, function, form, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        client: &reqwest::Client,
+        function: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = client
+            .post(self.url(&format!("/api/{function}")))
+            .form(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let shown: Vec<_> = form
+            .iter()
+            .map(|(k, v)| {
+                if *k == "password" {
+                    (*k, "***")
+                } else {
+                    (*k, *v)
+                }
+            })
+            .collect();
+        Resp::from(
+            format!("POST /api/{function} {shown:?} {headers:?}"),
+            req.send().await,
+        )
+        .await
+    }
+
+    pub async fn sign_up(
+        &self,
+        client: &reqwest::Client,
+        name: &str,
+        email: &str,
+        org: &str,
+    ) -> Resp {
+        self.call(
+            client,
+            "sign_up",
+            &[
+                ("name", name),
+                ("email", email),
+                ("password", PASSWORD),
+                ("organization", org),
+            ],
+        )
+        .await
+    }
+
+    pub async fn sign_in(&self, client: &reqwest::Client, email: &str, password: &str) -> Resp {
+        self.call(
+            client,
+            "sign_in",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// The session as the app sees it (`null` when signed out).
+    pub async fn session(&self, client: &reqwest::Client) -> Value {
+        self.call(client, "session", &[])
+            .await
+            .expect_status(200)
+            .json()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        n
+    }
+}
+
+fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// A response, with the request that produced it for failure messages.
+pub struct Resp {
+    pub request: String,
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    async fn from(request: String, result: reqwest::Result<reqwest::Response>) -> Self {
+        let response = result.unwrap_or_else(|e| panic!("{request}: no response: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Self {
+            request,
+            status,
+            headers,
+            body,
+        }
+    }
+
+    #[track_caller]
+    pub fn expect_status(self, expected: u16) -> Self {
+        assert_eq!(
+            self.status, expected,
+            "\nrequest: {}\nexpected status {expected}, got {}\nbody: {}\n",
+            self.request, self.status, self.body
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "\nrequest: {}\nstatus: {}\nbody is not JSON ({e}): {}\n",
+                self.request, self.status, self.body
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The session token the response set, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("gatehouse_session="))
+            .map(|c| c.split(';').next().unwrap_or_default().to_string())
+    }
+
+    /// Asserts the body is an `AppError` with this code (and field, when given).
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str, field: Option<&str>) -> Self {
+        let me = self.expect_status(status);
+        let body = me.json();
+        assert_eq!(
+            body["code"], code,
+            "\nrequest: {}\nbody: {}\n",
+            me.request, me.body
+        );
+        if let Some(field) = field {
+            assert_eq!(
+                body["field"], field,
+                "\nrequest: {}\nbody: {}\n",
+                me.request, me.body
+            );
+        }
+        me
+    }
+}
+
+/// Runs each named async test function against SQLite, and against PostgreSQL when
+/// `GATEHOUSE_TEST_POSTGRES_URL` is set (the PostgreSQL variant says it was skipped otherwise).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await.expect("sqlite app");
+                    super::$name(app).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::common::TestApp::spawn($crate::common::Backend::Postgres).await {
+                        Some(app) => super::$name(app).await,
+                        None => eprintln!("skipped: set GATEHOUSE_TEST_POSTGRES_URL to run this test on PostgreSQL"),
+                    }
+                }
+            )*
+        }
+    };
+}
