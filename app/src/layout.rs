@@ -4,6 +4,7 @@
 use crate::auth::api::{current_session, SignIn, SignOut, SignUp, SwitchOrg};
 use crate::auth::model::SessionInfo;
 use crate::error::AppError;
+use crate::policy::{allows, Action};
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
 use std::sync::Arc;
@@ -15,6 +16,15 @@ pub struct AuthActions {
     pub sign_up: ServerAction<SignUp>,
     pub sign_out: ServerAction<SignOut>,
     pub switch_org: ServerAction<SwitchOrg>,
+    /// Bumped by anything else that changes the user's organizations (leaving one,
+    /// accepting an invitation, deleting one).
+    pub refresh: RwSignal<usize>,
+}
+
+impl AuthActions {
+    pub fn refresh_session(&self) {
+        self.refresh.update(|v| *v += 1);
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -26,6 +36,7 @@ pub fn provide_session() {
         sign_up: ServerAction::new(),
         sign_out: ServerAction::new(),
         switch_org: ServerAction::new(),
+        refresh: RwSignal::new(0),
     };
     // Blocking: the server waits for it before sending headers, so a page can still redirect.
     let session = Resource::new_blocking(
@@ -35,6 +46,7 @@ pub fn provide_session() {
                 actions.sign_up.version().get(),
                 actions.sign_out.version().get(),
                 actions.switch_org.version().get(),
+                actions.refresh.get(),
             )
         },
         |_| current_session(),
@@ -100,6 +112,9 @@ fn SignedInBar(info: SessionInfo, actions: AuthActions) -> impl IntoView {
         .map(|o| o.name.clone())
         .unwrap_or_default();
     let current_id = info.current_org.as_ref().map(|o| o.id);
+    let role = info.current_org.as_ref().map(|o| o.role);
+    let sees_members = role.is_some_and(|r| allows(r, Action::ViewMembers));
+    let sees_audit = role.is_some_and(|r| allows(r, Action::ViewAuditLog));
     let switcher = (info.orgs.len() > 1).then(|| {
         let options = info
             .orgs
@@ -121,9 +136,12 @@ fn SignedInBar(info: SessionInfo, actions: AuthActions) -> impl IntoView {
         <span class="org-name" data-testid="org-name">{org_name}</span>
         {switcher}
         <nav class="topnav" aria-label="Main">
-            <A href="/members">"Members"</A>
-            <A href="/groups">"Groups"</A>
+            {sees_members.then(|| view! {
+                <A href="/members">"Members"</A>
+                <A href="/groups">"Groups"</A>
+            })}
             <A href="/settings">"Organization settings"</A>
+            {sees_audit.then(|| view! { <A href="/audit">"Audit log"</A> })}
             <A href="/profile">"Profile"</A>
         </nav>
         <ActionForm action=actions.sign_out attr:class="signout">

@@ -4,15 +4,21 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod domain;
 pub mod error;
+pub mod forms;
+pub mod invitations;
 pub mod layout;
+pub mod members;
 pub mod orgs;
 pub mod pages;
 pub mod policy;
 
 #[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod mail;
 #[cfg(feature = "ssr")]
 pub mod state;
 
@@ -62,7 +68,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::Home/>
                     <Route path=path!("/signin") view=auth::views::SignInPage/>
                     <Route path=path!("/signup") view=auth::views::SignUpPage/>
-                    <Route path=path!("/members") view=pages::MembersPage/>
+                    <Route path=path!("/members") view=members::views::MembersPage/>
+                    <Route path=path!("/invite/:token") view=invitations::views::AcceptPage/>
+                    <Route path=path!("/audit") view=audit::views::AuditPage/>
                     <Route path=path!("/groups") view=pages::GroupsPage/>
                     <Route path=path!("/settings") view=pages::SettingsPage/>
                     <Route path=path!("/profile") view=pages::ProfilePage/>

@@ -102,6 +102,8 @@ pub struct AppState {
     /// Bounds how many argon2 hashes run at once, so a burst of sign-ins cannot take every
     /// blocking thread and memory (19 MiB each) at the same time.
     pub hashing: Arc<Semaphore>,
+    /// Sends email when SMTP is configured; without it, links are shown to copy.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 impl AppState {
@@ -114,11 +116,34 @@ impl AppState {
             settings: Arc::new(settings),
             clock,
             hashing: Arc::new(Semaphore::new(permits)),
+            mailer: None,
         }
+    }
+
+    pub fn with_mailer(mut self, mailer: Option<crate::mail::Mailer>) -> Self {
+        self.mailer = mailer.map(Arc::new);
+        self
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The address people use to reach Gatehouse, for links in emails and on screen:
+    /// the configured public URL, else the Host of this request.
+    pub fn base_url(&self) -> String {
+        if let Some(url) = &self.settings.public_url {
+            return url.clone();
+        }
+        let host = leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|p| {
+                p.headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "localhost".to_string());
+        format!("http://{host}")
     }
 }
 

@@ -58,6 +58,19 @@ pub struct Config {
     /// Take the client IP from X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long, env = "GATEHOUSE_TRUST_PROXY", global = true)]
     pub trust_proxy: bool,
+    /// Send email through this SMTP server: smtp://host:port (plain, local relay),
+    /// smtp://user:pass@host:587?tls=required (STARTTLS), smtps://user:pass@host (TLS).
+    /// Without it, invitation links are shown to the inviter to copy.
+    #[arg(long, env = "GATEHOUSE_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of Gatehouse's email.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SMTP_FROM",
+        default_value = "Gatehouse <gatehouse@localhost>",
+        global = true
+    )]
+    pub smtp_from: String,
     /// Failed sign-ins allowed per account per 15 minutes.
     #[arg(
         long,

@@ -27,6 +27,8 @@ pub enum StartError {
     Bind(SocketAddr, std::io::Error),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Mail(#[from] app::mail::MailConfigError),
 }
 
 /// State of the axum router: the app's state plus what Leptos needs.
@@ -98,7 +100,12 @@ impl Application {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let db = Db::connect(&config.database_url()).await?;
         db.migrate().await?;
-        let state = AppState::new(db, config.settings(), clock);
+        let mailer = config
+            .smtp_url
+            .as_deref()
+            .map(|url| app::mail::Mailer::new(url, &config.smtp_from))
+            .transpose()?;
+        let state = AppState::new(db, config.settings(), clock).with_mailer(mailer);
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| StartError::Bind(config.addr, e))?;

@@ -1,6 +1,10 @@
 //! The audit log: who did what to which target, in which organization, when, from where.
 
+pub mod api;
+pub mod model;
+pub mod views;
+
 #[cfg(feature = "ssr")]
 mod server;
 #[cfg(feature = "ssr")]
-pub use server::{record, Event};
+pub use server::{page, record, Event};

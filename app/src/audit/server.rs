@@ -67,3 +67,100 @@ pub async fn record(state: &AppState, event: Event) -> Result<(), AppError> {
     .await?;
     Ok(())
 }
+
+const PAGE_SIZE: i64 = 50;
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    created_at: i64,
+    name: Option<String>,
+    email: Option<String>,
+    action: String,
+    target: String,
+    ip: Option<String>,
+}
+
+fn parse_day(raw: &str, field: &str) -> Result<Option<i64>, crate::error::AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(raw, &format)
+        .map(|d| Some(d.midnight().assume_utc().unix_timestamp()))
+        .map_err(|_| crate::error::AppError::invalid(field, "Use a date like 2026-11-28."))
+}
+
+/// A page of the organization's events, newest first, filtered; `before` is the previous
+/// page's cursor (an event id).
+pub async fn page(
+    state: &AppState,
+    actor: &crate::auth::server::Actor,
+    filter: &super::model::AuditFilter,
+    before: Option<&str>,
+) -> Result<super::model::AuditPage, AppError> {
+    use super::model::{AuditPage, AuditRow};
+    crate::policy::authorize(actor.role, crate::policy::Action::ViewAuditLog)?;
+    let before = match before.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(raw) => raw
+            .parse::<i64>()
+            .map_err(|_| AppError::invalid("before", "That page link is not valid."))?,
+        None => i64::MAX,
+    };
+    let from = parse_day(&filter.from, "from")?.unwrap_or(i64::MIN);
+    let to = parse_day(&filter.to, "to")?
+        .map(|t| t + 24 * 3600)
+        .unwrap_or(i64::MAX);
+    let actor_email = Some(filter.actor.trim().to_lowercase()).filter(|s| !s.is_empty());
+    let action = Some(filter.action.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .map(|a| {
+            format!(
+                "{}%",
+                a.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT e.id, e.created_at, u.name, u.email, e.action, e.target, e.ip
+         FROM audit_events e LEFT JOIN users u ON u.id = e.actor_user_id
+         WHERE e.org_id = $1 AND e.id < $2 AND e.created_at >= $3 AND e.created_at < $4
+           AND ($5 IS NULL OR u.email_normalized = $5)
+           AND ($6 IS NULL OR e.action LIKE $6 ESCAPE '\\')
+         ORDER BY e.id DESC LIMIT $7",
+    )
+    .bind(actor.org_id)
+    .bind(before)
+    .bind(from)
+    .bind(to)
+    .bind(actor_email)
+    .bind(action)
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let has_more = rows.len() as i64 > PAGE_SIZE;
+    let events: Vec<AuditRow> = rows
+        .into_iter()
+        .take(PAGE_SIZE as usize)
+        .map(|row| AuditRow {
+            id: row.id,
+            when: crate::orgs::server::date_time(row.created_at),
+            actor: match (row.name, row.email) {
+                (Some(name), Some(email)) => format!("{name} <{email}>"),
+                _ => "—".to_string(),
+            },
+            action: row.action,
+            target: row.target,
+            ip: row.ip.unwrap_or_default(),
+        })
+        .collect();
+    let next_cursor = has_more
+        .then(|| events.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(AuditPage {
+        events,
+        next_cursor,
+    })
+}

@@ -57,13 +57,20 @@ pub async fn sign_up(
     Ok(())
 }
 
+/// Signs in; `next` is where to go afterwards (a path on this site; default the overview).
 #[server(endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
     let state = state()?;
     let meta = request_meta(&state);
     let user_id = auth::sign_in(&state, &meta, &email, &password).await?;
     auth::start_session(&state, &meta, user_id, None).await?;
-    leptos_axum::redirect("/");
+    // Only local paths: an open redirect would let a link send people anywhere after sign-in.
+    let next = next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'));
+    leptos_axum::redirect(next.as_deref().unwrap_or("/"));
     Ok(())
 }
 

@@ -1,59 +1,10 @@
 //! Sign in and Sign up pages.
 
-use crate::error::AppError;
+use crate::forms::{field_error, general_error, Field};
 use crate::layout::{AuthActions, SessionResource};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Redirect, A};
-
-/// A labelled input with its error message underneath (and linked for screen readers).
-#[component]
-pub fn Field(
-    label: &'static str,
-    name: &'static str,
-    #[prop(default = "text")] kind: &'static str,
-    #[prop(optional)] autocomplete: &'static str,
-    #[prop(into)] error: Signal<Option<String>>,
-) -> impl IntoView {
-    let id = format!("field-{name}");
-    let error_id = format!("{id}-error");
-    view! {
-        <div class="field">
-            <label for=id.clone()>{label}</label>
-            <input
-                id=id
-                name=name
-                type=kind
-                autocomplete=autocomplete
-                required=true
-                aria-invalid=move || error.get().is_some().to_string()
-                aria-describedby=error_id.clone()
-            />
-            <p class="field-error" id=error_id aria-live="polite">{move || error.get()}</p>
-        </div>
-    }
-}
-
-type ActionValue = Option<Result<(), AppError>>;
-
-fn field_error<V>(value: V, field: &'static str) -> Signal<Option<String>>
-where
-    V: Get<Value = ActionValue> + Send + Sync + 'static,
-{
-    Signal::derive(move || {
-        value
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| e.for_field(field))
-    })
-}
-
-fn general_error<V>(value: V) -> Signal<Option<String>>
-where
-    V: Get<Value = ActionValue> + Send + Sync + 'static,
-{
-    Signal::derive(move || value.get().and_then(|r| r.err()).and_then(|e| e.general()))
-}
 
 /// Sends a signed-in visitor of Sign in / Sign up home instead.
 #[component]
@@ -71,13 +22,18 @@ fn RedirectIfSignedIn() -> impl IntoView {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = expect_context::<AuthActions>().sign_in;
-    let general = general_error(action.value());
+    const FIELDS: &[&str] = &["email", "password"];
+    let general = general_error(action.value(), FIELDS);
+    let next = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("next"))
+        .unwrap_or_default();
     view! {
         <Title text="Sign in"/>
         <RedirectIfSignedIn/>
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <ActionForm action=action>
+                <input type="hidden" name="next" value=next/>
                 <Field label="Email" name="email" kind="email" autocomplete="username" error=field_error(action.value(), "email")/>
                 <Field label="Password" name="password" kind="password" autocomplete="current-password" error=field_error(action.value(), "password")/>
                 <p class="form-error" role="alert">{general}</p>
@@ -93,7 +49,8 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = expect_context::<AuthActions>().sign_up;
-    let general = general_error(action.value());
+    const FIELDS: &[&str] = &["name", "email", "password", "organization"];
+    let general = general_error(action.value(), FIELDS);
     view! {
         <Title text="Sign up"/>
         <RedirectIfSignedIn/>

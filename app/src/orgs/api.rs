@@ -1,30 +1,33 @@
-use super::model::MembersPage;
+use super::model::OrgSettings;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::auth::server::{authenticate, request_meta};
+use {
+    super::server, crate::auth::server::org_actor, crate::domain::OrgName,
+    crate::state::from_context as state,
+};
 
-/// The current organization's members, 50 at a time. `after` is the previous page's cursor.
-#[server(endpoint = "members")]
-pub async fn list_members(after: Option<String>) -> Result<MembersPage, AppError> {
-    let state = crate::state::from_context()?;
-    let meta = request_meta(&state);
-    let session = authenticate(&state, &meta)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    let info = crate::auth::server::session_info(&state, &session).await?;
-    let org = info.current_org.ok_or(AppError::NotFound)?;
-    crate::policy::authorize(org.role, crate::policy::Action::ViewMembers)?;
-    let after = match after.filter(|a| !a.is_empty()) {
-        None => None,
-        Some(cursor) => {
-            let (id, name) = cursor
-                .split_once(':')
-                .and_then(|(id, name)| Some((id.parse::<i64>().ok()?, name.to_string())))
-                .ok_or_else(|| AppError::invalid("after", "That page link is not valid."))?;
-            Some((name, id))
-        }
-    };
-    super::server::members_page(&state, org.id, after, 50).await
+#[server(endpoint = "org/settings")]
+pub async fn get_org_settings(org_id: i64) -> Result<OrgSettings, AppError> {
+    let state = state()?;
+    let actor = org_actor(&state, org_id).await?;
+    server::settings(&state, &actor).await
+}
+
+#[server(endpoint = "org/rename")]
+pub async fn rename_org(org_id: i64, organization: String) -> Result<(), AppError> {
+    let state = state()?;
+    let actor = org_actor(&state, org_id).await?;
+    let name = OrgName::parse(&organization)?;
+    server::rename(&state, &actor, name).await
+}
+
+#[server(endpoint = "org/delete")]
+pub async fn delete_org(org_id: i64, confirm: String) -> Result<(), AppError> {
+    let state = state()?;
+    let actor = org_actor(&state, org_id).await?;
+    server::delete(&state, &actor, &confirm).await?;
+    leptos_axum::redirect("/");
+    Ok(())
 }

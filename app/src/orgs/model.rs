@@ -1,20 +1,10 @@
-use crate::domain::Role;
 use serde::{Deserialize, Serialize};
 
-/// One row of the members table.
+/// The Organization panel of Organization settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberRow {
-    pub user_id: i64,
+pub struct OrgSettings {
+    pub id: i64,
     pub name: String,
-    pub email: String,
-    pub role: Role,
-    /// Joined, as an ISO date (YYYY-MM-DD).
-    pub joined: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MembersPage {
-    pub members: Vec<MemberRow>,
-    /// Pass back as `after` for the next page; `None` on the last page.
-    pub next_cursor: Option<String>,
+    pub can_manage: bool,
+    pub can_see_billing: bool,
 }

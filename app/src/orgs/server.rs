@@ -1,14 +1,30 @@
-use super::model::{MemberRow, MembersPage};
+use super::model::OrgSettings;
 use crate::auth::model::OrgSummary;
-use crate::domain::Role;
+use crate::auth::server::Actor;
+use crate::domain::{OrgName, Role};
 use crate::error::AppError;
+use crate::policy::{allows, authorize, Action};
 use crate::state::AppState;
 
-fn role_of(raw: &str) -> Result<Role, AppError> {
+pub fn role_of(raw: &str) -> Result<Role, AppError> {
     Role::parse(raw).map_err(|_| {
         tracing::error!(role = raw, "unknown role stored in memberships");
         AppError::Internal
     })
+}
+
+/// Serializes changes to one organization's memberships and seats: an UPDATE of its row
+/// takes the row lock on PostgreSQL and the write lock on SQLite, held until commit. Read
+/// the invariants' inputs (roles, counts) after this, inside the same transaction.
+pub async fn lock_org(tx: &mut sqlx::AnyConnection, org_id: i64) -> Result<(), AppError> {
+    let done = sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
 }
 
 pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSummary>, AppError> {
@@ -45,56 +61,78 @@ pub async fn membership(
     row.map(|(role,)| role_of(&role)).transpose()
 }
 
-/// A page of members ordered by (name, user id), continuing after `after` (keyset pagination:
-/// as fast on page 2,000 as on page 1).
-pub async fn members_page(
-    state: &AppState,
-    org_id: i64,
-    after: Option<(String, i64)>,
-    limit: i64,
-) -> Result<MembersPage, AppError> {
-    let (after_name, after_id) = after.unwrap_or_default();
-    let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-        "SELECT u.id, u.name, u.email, m.role, m.created_at
-         FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = $1 AND (u.name > $2 OR (u.name = $2 AND u.id > $3))
-         ORDER BY u.name, u.id LIMIT $4",
-    )
-    .bind(org_id)
-    .bind(&after_name)
-    .bind(after_id)
-    .bind(limit + 1)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let has_more = rows.len() as i64 > limit;
-    let members = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(|(user_id, name, email, role, joined)| {
-            Ok(MemberRow {
-                user_id,
-                name,
-                email,
-                role: role_of(&role)?,
-                joined: iso_date(joined),
-            })
-        })
-        .collect::<Result<Vec<_>, AppError>>()?;
-    let next_cursor = has_more
-        .then(|| members.last().map(|m| format!("{}:{}", m.user_id, m.name)))
-        .flatten();
-    Ok(MembersPage {
-        members,
-        next_cursor,
+pub async fn settings(state: &AppState, actor: &Actor) -> Result<OrgSettings, AppError> {
+    let (name,): (String,) = sqlx::query_as("SELECT name FROM organizations WHERE id = $1")
+        .bind(actor.org_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Ok(OrgSettings {
+        id: actor.org_id,
+        name,
+        can_manage: allows(actor.role, Action::ManageOrganization),
+        can_see_billing: allows(actor.role, Action::ManageBilling),
     })
 }
 
+pub async fn rename(state: &AppState, actor: &Actor, name: OrgName) -> Result<(), AppError> {
+    authorize(actor.role, Action::ManageOrganization)?;
+    sqlx::query("UPDATE organizations SET name = $1 WHERE id = $2")
+        .bind(name.as_str())
+        .bind(actor.org_id)
+        .execute(&state.db.pool)
+        .await?;
+    crate::audit::record(
+        state,
+        actor
+            .event("org.renamed", format!("org:{}", actor.org_id))
+            .details(serde_json::json!({"name": name.as_str()})),
+    )
+    .await
+}
+
+/// Deletes the organization with everything in it. The Owner types its name to confirm.
+pub async fn delete(state: &AppState, actor: &Actor, confirm_name: &str) -> Result<(), AppError> {
+    authorize(actor.role, Action::ManageOrganization)?;
+    let (name,): (String,) = sqlx::query_as("SELECT name FROM organizations WHERE id = $1")
+        .bind(actor.org_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    if confirm_name.trim() != name {
+        return Err(AppError::invalid(
+            "confirm",
+            "Type the organization's name exactly to confirm.",
+        ));
+    }
+    // The audit trail of a deleted organization is kept without its org id (the foreign key
+    // would cascade it away), so that who deleted what stays on record.
+    crate::audit::record(
+        state,
+        crate::audit::Event::new("org.deleted", format!("org:{}", actor.org_id))
+            .actor(actor.user_id)
+            .ip(actor.ip.clone())
+            .details(serde_json::json!({"name": name})),
+    )
+    .await?;
+    sqlx::query("DELETE FROM organizations WHERE id = $1")
+        .bind(actor.org_id)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
+}
+
 pub fn iso_date(unix: i64) -> String {
+    format_time(unix, &time::format_description::well_known::Iso8601::DATE)
+}
+
+/// `YYYY-MM-DD HH:MM UTC`, for times shown in tables.
+pub fn date_time(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    format_time(unix, &format)
+}
+
+fn format_time(unix: i64, format: &(impl time::formatting::Formattable + ?Sized)) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Iso8601::DATE)
-                .ok()
-        })
+        .and_then(|t| t.format(format).ok())
         .unwrap_or_default()
 }

@@ -2,6 +2,8 @@
 //! the domain. Every failed expectation prints the request, the status and the body.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use app::state::ManualClock;
 use gatehouse::config::Config;
 use gatehouse::Application;
@@ -204,6 +206,83 @@ impl TestApp {
             .json()
     }
 
+    /// The id of the organization the client's session is in.
+    pub async fn org_id(&self, client: &reqwest::Client) -> i64 {
+        let session = self.session(client).await;
+        session["current_org"]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no current org in session: {session}"))
+    }
+
+    pub async fn user_id(&self, client: &reqwest::Client) -> i64 {
+        let session = self.session(client).await;
+        session["user_id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no user in session: {session}"))
+    }
+
+    /// A new organization owned by a new user; returns (client, org id).
+    pub async fn new_org(&self, owner_email: &str, org: &str) -> (reqwest::Client, i64) {
+        let client = self.new_client();
+        self.sign_up(&client, "Owner", owner_email, org)
+            .await
+            .expect_status(200);
+        let org_id = self.org_id(&client).await;
+        (client, org_id)
+    }
+
+    pub async fn invite(
+        &self,
+        client: &reqwest::Client,
+        org_id: i64,
+        name: &str,
+        email: &str,
+        role: &str,
+    ) -> Resp {
+        let org = org_id.to_string();
+        self.call(
+            client,
+            "invitations/create",
+            &[
+                ("org_id", &org),
+                ("name", name),
+                ("email", email),
+                ("role", role),
+            ],
+        )
+        .await
+    }
+
+    /// Invites `email` with `role` and accepts as a new user in a new browser; returns that
+    /// browser (signed in) and the new user's id.
+    pub async fn add_member(
+        &self,
+        inviter: &reqwest::Client,
+        org_id: i64,
+        email: &str,
+        role: &str,
+    ) -> (reqwest::Client, i64) {
+        let invited = self
+            .invite(inviter, org_id, "Member", email, role)
+            .await
+            .expect_status(200);
+        let token = token_of(&invited.json()["link"]);
+        let client = self.new_client();
+        self.call(
+            &client,
+            "invitations/accept_new",
+            &[
+                ("token", &token),
+                ("name", "Member"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+        .expect_status(200);
+        let user_id = self.user_id(&client).await;
+        (client, user_id)
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql)
             .fetch_one(&self.state.db.pool)
@@ -327,4 +406,13 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+/// The token at the end of an invitation link.
+#[track_caller]
+pub fn token_of(link: &Value) -> String {
+    let link = link
+        .as_str()
+        .unwrap_or_else(|| panic!("no invitation link in {link}"));
+    link.rsplit('/').next().unwrap_or_default().to_string()
 }

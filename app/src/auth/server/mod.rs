@@ -251,3 +251,53 @@ fn set_cookie(state: &AppState, value: &str, max_age: u64) {
         response.append_header(SET_COOKIE, value);
     }
 }
+
+/// A signed-in member acting in one organization, with their current role.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub org_id: i64,
+    pub role: crate::domain::Role,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    /// An audit event by this actor in this organization.
+    pub fn event(&self, action: &'static str, target: impl Into<String>) -> audit::Event {
+        audit::Event::new(action, target)
+            .org(self.org_id)
+            .actor(self.user_id)
+            .ip(self.ip.clone())
+    }
+}
+
+/// The signed-in member acting in `org_id`. Signed out: 401. Not a member of that
+/// organization: 404, as if it did not exist (no existence leaks across tenants).
+pub async fn org_actor(state: &AppState, org_id: i64) -> Result<Actor, AppError> {
+    let meta = request_meta(state);
+    let session = authenticate(state, &meta)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let role = crate::orgs::server::membership(state, org_id, session.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Actor {
+        user_id: session.user_id,
+        name: session.name,
+        email: session.email,
+        org_id,
+        role,
+        ip: meta.ip,
+    })
+}
+
+/// The signed-in session of this request, or 401.
+pub async fn require_session(state: &AppState) -> Result<(Session, RequestMeta), AppError> {
+    let meta = request_meta(state);
+    let session = authenticate(state, &meta)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    Ok((session, meta))
+}

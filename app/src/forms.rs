@@ -1,0 +1,73 @@
+//! Pieces every form uses: a labelled field with its error underneath, and the error of an
+//! action split into "belongs to field X" and "general".
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// A labelled input with its error message underneath (and linked for screen readers).
+#[component]
+pub fn Field(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: &'static str,
+    #[prop(optional, into)] value: String,
+    #[prop(optional)] readonly: bool,
+    #[prop(default = true)] required: bool,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <input
+                id=id
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                value=value
+                readonly=readonly
+                required=required
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=error_id.clone()
+            />
+            <p class="field-error" id=error_id aria-live="polite">{move || error.get()}</p>
+        </div>
+    }
+}
+
+pub type ActionValue<T> = Option<Result<T, AppError>>;
+
+/// The message for `field` from the latest result of an action.
+pub fn field_error<T, V>(value: V, field: &'static str) -> Signal<Option<String>>
+where
+    T: Clone + Send + Sync + 'static,
+    V: Get<Value = ActionValue<T>> + Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        value
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.for_field(field))
+    })
+}
+
+/// The message that belongs to no field (or to a field the form does not show).
+pub fn general_error<T, V>(
+    value: V,
+    shown_fields: &'static [&'static str],
+) -> Signal<Option<String>>
+where
+    T: Clone + Send + Sync + 'static,
+    V: Get<Value = ActionValue<T>> + Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        value.get().and_then(|r| r.err()).and_then(|e| match &e {
+            AppError::Invalid { field, message } | AppError::Conflict { field, message } => {
+                (!shown_fields.contains(&field.as_str())).then(|| message.clone())
+            }
+            other => Some(other.to_string()),
+        })
+    })
+}

@@ -1,0 +1,427 @@
+use super::model::{InvitationState, InvitationView, InviteOutcome, PendingInvitation};
+use crate::auth::server::{self as auth, token_hash, Actor, RequestMeta};
+use crate::domain::{Email, Password, PersonName, Role};
+use crate::error::AppError;
+use crate::orgs::server::{date_time, lock_org, role_of};
+use crate::policy::{authorize, Action};
+use crate::state::AppState;
+use rand::RngCore;
+
+pub const VALID_FOR_SECS: i64 = 7 * 24 * 3600;
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Accepts only tokens of our shape, so junk never reaches the database.
+fn parse_token(raw: &str) -> Result<String, AppError> {
+    let raw = raw.trim();
+    if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+fn may_invite(role: Role, invited_role: Role) -> Result<(), AppError> {
+    authorize(role, Action::ManageMembers)?;
+    if invited_role == Role::Owner {
+        authorize(role, Action::ManageOwners)?;
+    }
+    Ok(())
+}
+
+/// Seats in use: members plus invitations that may still be accepted.
+pub async fn seats_used(
+    tx: &mut sqlx::AnyConnection,
+    org_id: i64,
+    now: i64,
+) -> Result<(i64, i64), AppError> {
+    let (members,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (pending,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM invitations WHERE org_id = $1 AND status = 'pending' AND expires_at > $2")
+            .bind(org_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok((members, pending))
+}
+
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    name: PersonName,
+    email: Email,
+    role: Role,
+) -> Result<InviteOutcome, AppError> {
+    may_invite(actor.role, role)?;
+    let now = state.now();
+    let token = new_token();
+    let mut tx = state.db.pool.begin().await?;
+    lock_org(&mut tx, actor.org_id).await?;
+    let member: Option<(i64,)> = sqlx::query_as(
+        "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id
+         WHERE m.org_id = $1 AND u.email_normalized = $2",
+    )
+    .bind(actor.org_id)
+    .bind(email.normalized())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if member.is_some() {
+        return Err(AppError::conflict(
+            "email",
+            format!("{} is a member already.", email.as_str()),
+        ));
+    }
+    // An expired invitation to the same address no longer blocks a new one.
+    sqlx::query(
+        "UPDATE invitations SET status = 'revoked', finished_at = $1
+         WHERE org_id = $2 AND email_normalized = $3 AND status = 'pending' AND expires_at <= $1",
+    )
+    .bind(now)
+    .bind(actor.org_id)
+    .bind(email.normalized())
+    .execute(&mut *tx)
+    .await?;
+    let (seats,): (i64,) = sqlx::query_as("SELECT seats FROM organizations WHERE id = $1")
+        .bind(actor.org_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (members, pending) = seats_used(&mut tx, actor.org_id, now).await?;
+    if members + pending >= seats {
+        return Err(AppError::conflict(
+            "email",
+            format!(
+                "All {seats} seats of your plan are taken ({members} members, {pending} pending invitations). \
+                 Add seats in Billing or revoke a pending invitation."
+            ),
+        ));
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO invitations (org_id, email, email_normalized, name, role, token_hash, invited_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(actor.org_id)
+    .bind(email.as_str())
+    .bind(email.normalized())
+    .bind(name.as_str())
+    .bind(role.as_str())
+    .bind(token_hash(&token))
+    .bind(actor.user_id)
+    .bind(now)
+    .bind(now + VALID_FOR_SECS)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(AppError::conflict(
+                "email",
+                format!(
+                    "An invitation to {} is pending already: resend it instead.",
+                    email.as_str()
+                ),
+            ));
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    crate::audit::record(
+        state,
+        actor
+            .event(
+                "invitation.created",
+                format!("email:{}", email.normalized()),
+            )
+            .details(serde_json::json!({"role": role.as_str()})),
+    )
+    .await?;
+    deliver(state, actor, name.as_str(), email.as_str(), role, &token).await
+}
+
+/// Emails the link when SMTP is configured; otherwise hands it back to show the inviter.
+async fn deliver(
+    state: &AppState,
+    actor: &Actor,
+    name: &str,
+    email: &str,
+    role: Role,
+    token: &str,
+) -> Result<InviteOutcome, AppError> {
+    let link = format!("{}/invite/{token}", state.base_url());
+    let Some(mailer) = &state.mailer else {
+        return Ok(InviteOutcome {
+            email: email.to_string(),
+            emailed: false,
+            link: Some(link),
+        });
+    };
+    let (org_name,): (String,) = sqlx::query_as("SELECT name FROM organizations WHERE id = $1")
+        .bind(actor.org_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    let body = format!(
+        "Hello {name},\n\n{} invited you to join {org_name} on Gatehouse as {}.\n\n\
+         Accept the invitation: {link}\n\nThe link works once and expires in 7 days.\n",
+        actor.name,
+        role.label()
+    );
+    mailer
+        .send(name, email, &format!("Join {org_name} on Gatehouse"), body)
+        .await?;
+    Ok(InviteOutcome {
+        email: email.to_string(),
+        emailed: true,
+        link: None,
+    })
+}
+
+pub async fn pending(state: &AppState, actor: &Actor) -> Result<Vec<PendingInvitation>, AppError> {
+    authorize(actor.role, Action::ManageMembers)?;
+    let now = state.now();
+    let rows: Vec<(i64, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, name, email, role, created_at, expires_at FROM invitations
+         WHERE org_id = $1 AND status = 'pending' ORDER BY created_at DESC, id DESC LIMIT 200",
+    )
+    .bind(actor.org_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    rows.into_iter()
+        .map(|(id, name, email, role, created, expires)| {
+            Ok(PendingInvitation {
+                id,
+                name,
+                email,
+                role: role_of(&role)?,
+                invited: date_time(created),
+                expires: date_time(expires),
+                expired: expires <= now,
+            })
+        })
+        .collect()
+}
+
+pub async fn revoke(state: &AppState, actor: &Actor, id: i64) -> Result<(), AppError> {
+    authorize(actor.role, Action::ManageMembers)?;
+    let done = sqlx::query(
+        "UPDATE invitations SET status = 'revoked', finished_at = $1 WHERE id = $2 AND org_id = $3 AND status = 'pending'",
+    )
+    .bind(state.now())
+    .bind(id)
+    .bind(actor.org_id)
+    .execute(&state.db.pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    crate::audit::record(
+        state,
+        actor.event("invitation.revoked", format!("invitation:{id}")),
+    )
+    .await
+}
+
+/// A new link (the old one stops working) and a new 7-day expiry.
+pub async fn resend(state: &AppState, actor: &Actor, id: i64) -> Result<InviteOutcome, AppError> {
+    authorize(actor.role, Action::ManageMembers)?;
+    let now = state.now();
+    let token = new_token();
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "UPDATE invitations SET token_hash = $1, expires_at = $2, created_at = $3
+         WHERE id = $4 AND org_id = $5 AND status = 'pending' RETURNING name, email, role",
+    )
+    .bind(token_hash(&token))
+    .bind(now + VALID_FOR_SECS)
+    .bind(now)
+    .bind(id)
+    .bind(actor.org_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    let (name, email, role) = row.ok_or(AppError::NotFound)?;
+    let role = role_of(&role)?;
+    may_invite(actor.role, role)?;
+    crate::audit::record(
+        state,
+        actor.event("invitation.resent", format!("invitation:{id}")),
+    )
+    .await?;
+    deliver(state, actor, &name, &email, role, &token).await
+}
+
+pub async fn view(
+    state: &AppState,
+    meta: &RequestMeta,
+    raw_token: &str,
+) -> Result<InvitationView, AppError> {
+    let token = parse_token(raw_token)?;
+    let row: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT o.name, i.name, i.email, i.role, i.status, i.expires_at
+         FROM invitations i JOIN organizations o ON o.id = i.org_id WHERE i.token_hash = $1",
+    )
+    .bind(token_hash(&token))
+    .fetch_optional(&state.db.pool)
+    .await?;
+    let (org_name, name, email, role, status, expires_at) = row.ok_or(AppError::NotFound)?;
+    let state_now = match status.as_str() {
+        "accepted" => InvitationState::Accepted,
+        "revoked" => InvitationState::Revoked,
+        _ if expires_at <= state.now() => InvitationState::Expired,
+        _ => InvitationState::Pending,
+    };
+    let account_exists = match Email::parse(&email) {
+        Ok(e) => auth::store::find_user_by_email(state, &e).await?.is_some(),
+        Err(_) => false,
+    };
+    let signed_in_as = auth::authenticate(state, meta).await?.map(|s| s.email);
+    Ok(InvitationView {
+        org_name,
+        name,
+        email,
+        role: role_of(&role)?,
+        state: state_now,
+        account_exists,
+        signed_in_as,
+    })
+}
+
+/// Marks the invitation accepted — exactly once, whoever else tries at the same moment —
+/// and returns (org id, email, role). The UPDATE's condition is the single-use guarantee.
+async fn claim(
+    tx: &mut sqlx::AnyConnection,
+    token: &str,
+    user_id: Option<i64>,
+    now: i64,
+) -> Result<(i64, String, Role), AppError> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "UPDATE invitations SET status = 'accepted', finished_at = $1, accepted_by = $2
+         WHERE token_hash = $3 AND status = 'pending' AND expires_at > $1
+         RETURNING org_id, email, role",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(token_hash(token))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (org_id, email, role) = row.ok_or_else(|| {
+        AppError::conflict(
+            "token",
+            "This invitation was used, revoked, or has expired.",
+        )
+    })?;
+    Ok((org_id, email, role_of(&role)?))
+}
+
+async fn add_member(
+    tx: &mut sqlx::AnyConnection,
+    org_id: i64,
+    user_id: i64,
+    role: Role,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (org_id, user_id) DO NOTHING",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A new person accepts: creates their account (the invitation's email) and signs them in.
+pub async fn accept_as_new_user(
+    state: &AppState,
+    meta: &RequestMeta,
+    raw_token: &str,
+    name: PersonName,
+    password: Password,
+) -> Result<i64, AppError> {
+    let token = parse_token(raw_token)?;
+    let hash = auth::password::hash(state, password).await?;
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    let (org_id, email, role) = claim(&mut tx, &token, None, now).await?;
+    let email = Email::parse(&email)?;
+    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO users (email, email_normalized, name, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(email.normalized())
+    .bind(name.as_str())
+    .bind(&hash)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    let (user_id,) = match inserted {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(AppError::conflict(
+                "email",
+                "An account with this email exists: sign in to accept.",
+            ));
+        }
+        other => other?,
+    };
+    sqlx::query("UPDATE invitations SET accepted_by = $1 WHERE token_hash = $2")
+        .bind(user_id)
+        .bind(token_hash(&token))
+        .execute(&mut *tx)
+        .await?;
+    add_member(&mut tx, org_id, user_id, role, now).await?;
+    tx.commit().await?;
+    auth::start_session(state, meta, user_id, Some(org_id)).await?;
+    record_accepted(state, meta, org_id, user_id, role).await?;
+    Ok(org_id)
+}
+
+/// A signed-in person accepts an invitation sent to their own email.
+pub async fn accept_as_signed_in(
+    state: &AppState,
+    meta: &RequestMeta,
+    raw_token: &str,
+) -> Result<i64, AppError> {
+    let token = parse_token(raw_token)?;
+    let session = auth::authenticate(state, meta)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    let (org_id, email, role) = claim(&mut tx, &token, Some(session.user_id), now).await?;
+    if email.to_lowercase() != session.email.to_lowercase() {
+        // Dropping the transaction rolls the claim back: the invitation stays open.
+        return Err(AppError::conflict(
+            "token",
+            format!("This invitation is for {email}. Sign in with that email to accept it."),
+        ));
+    }
+    add_member(&mut tx, org_id, session.user_id, role, now).await?;
+    tx.commit().await?;
+    auth::store::set_current_org(state, &session.id_hash, org_id).await?;
+    record_accepted(state, meta, org_id, session.user_id, role).await?;
+    Ok(org_id)
+}
+
+async fn record_accepted(
+    state: &AppState,
+    meta: &RequestMeta,
+    org_id: i64,
+    user_id: i64,
+    role: Role,
+) -> Result<(), AppError> {
+    crate::audit::record(
+        state,
+        crate::audit::Event::new("invitation.accepted", format!("user:{user_id}"))
+            .org(org_id)
+            .actor(user_id)
+            .ip(meta.ip.clone())
+            .details(serde_json::json!({"role": role.as_str()})),
+    )
+    .await
+}

@@ -1,0 +1,8 @@
+//! Members of an organization: the list and its search, role changes, removal, leaving.
+
+pub mod api;
+pub mod model;
+pub mod views;
+
+#[cfg(feature = "ssr")]
+pub mod server;

@@ -1,0 +1,30 @@
+use crate::domain::Role;
+use serde::{Deserialize, Serialize};
+
+/// One row of the members table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRow {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    /// Joined, as an ISO date (YYYY-MM-DD).
+    pub joined: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersPage {
+    pub members: Vec<MemberRow>,
+    /// Pass back as `after` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+    /// What the viewer may do here, so the page shows only what the server would allow.
+    pub viewer: Viewer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub user_id: i64,
+    pub role: Role,
+    pub can_manage_members: bool,
+    pub can_manage_owners: bool,
+}

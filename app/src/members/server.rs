@@ -1,0 +1,199 @@
+use super::model::{MemberRow, MembersPage, Viewer};
+use crate::auth::server::Actor;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::orgs::server::{iso_date, lock_org, role_of};
+use crate::policy::{allows, authorize, Action};
+use crate::state::AppState;
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// A page of members ordered by (name, user id), after the `after` cursor (keyset
+/// pagination: page 2,000 costs what page 1 does), optionally filtered by name or email.
+pub async fn page(
+    state: &AppState,
+    actor: &Actor,
+    search: Option<&str>,
+    after: Option<(String, i64)>,
+) -> Result<MembersPage, AppError> {
+    authorize(actor.role, Action::ViewMembers)?;
+    let (after_name, after_id) = after.unwrap_or_default();
+    let pattern = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
+        format!(
+            "%{}%",
+            s.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.name, u.email, m.role, m.created_at
+         FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 AND (u.name > $2 OR (u.name = $2 AND u.id > $3))
+           AND ($4 IS NULL OR LOWER(u.name) LIKE $4 ESCAPE '\\' OR u.email_normalized LIKE $4 ESCAPE '\\')
+         ORDER BY u.name, u.id LIMIT $5",
+    )
+    .bind(actor.org_id)
+    .bind(&after_name)
+    .bind(after_id)
+    .bind(pattern)
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let has_more = rows.len() as i64 > PAGE_SIZE;
+    let members = rows
+        .into_iter()
+        .take(PAGE_SIZE as usize)
+        .map(|(user_id, name, email, role, joined)| {
+            Ok(MemberRow {
+                user_id,
+                name,
+                email,
+                role: role_of(&role)?,
+                joined: iso_date(joined),
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let next_cursor = has_more
+        .then(|| members.last().map(|m| encode_cursor(&m.name, m.user_id)))
+        .flatten();
+    Ok(MembersPage {
+        members,
+        next_cursor,
+        viewer: Viewer {
+            user_id: actor.user_id,
+            role: actor.role,
+            can_manage_members: allows(actor.role, Action::ManageMembers),
+            can_manage_owners: allows(actor.role, Action::ManageOwners),
+        },
+    })
+}
+
+pub fn encode_cursor(name: &str, id: i64) -> String {
+    format!("{id}:{name}")
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<(String, i64), AppError> {
+    cursor
+        .split_once(':')
+        .and_then(|(id, name)| Some((name.to_string(), id.parse::<i64>().ok()?)))
+        .ok_or_else(|| AppError::invalid("after", "That page link is not valid."))
+}
+
+fn last_owner() -> AppError {
+    AppError::conflict(
+        "role",
+        "An organization needs at least one Owner. Make someone else an Owner first.",
+    )
+}
+
+async fn owners_left(tx: &mut sqlx::AnyConnection, org_id: i64) -> Result<i64, AppError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
+            .bind(org_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok(n)
+}
+
+async fn role_in_tx(
+    tx: &mut sqlx::AnyConnection,
+    org_id: i64,
+    user_id: i64,
+) -> Result<Option<Role>, AppError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    row.map(|(r,)| role_of(&r)).transpose()
+}
+
+/// Changes a member's role. Roles are re-read under the organization lock, so concurrent
+/// demotions cannot leave the organization without an Owner.
+pub async fn change_role(
+    state: &AppState,
+    actor: &Actor,
+    user_id: i64,
+    new_role: Role,
+) -> Result<(), AppError> {
+    authorize(actor.role, Action::ManageMembers)?;
+    if user_id == actor.user_id {
+        return Err(AppError::invalid(
+            "role",
+            "You cannot change your own role.",
+        ));
+    }
+    let mut tx = state.db.pool.begin().await?;
+    lock_org(&mut tx, actor.org_id).await?;
+    let actor_role = role_in_tx(&mut tx, actor.org_id, actor.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    authorize(actor_role, Action::ManageMembers)?;
+    let current = role_in_tx(&mut tx, actor.org_id, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if current == Role::Owner || new_role == Role::Owner {
+        authorize(actor_role, Action::ManageOwners)?;
+    }
+    if current == new_role {
+        return Ok(());
+    }
+    sqlx::query("UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3")
+        .bind(new_role.as_str())
+        .bind(actor.org_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if owners_left(&mut tx, actor.org_id).await? == 0 {
+        return Err(last_owner());
+    }
+    tx.commit().await?;
+    crate::audit::record(
+        state,
+        actor
+            .event("member.role_changed", format!("user:{user_id}"))
+            .details(serde_json::json!({"from": current.as_str(), "to": new_role.as_str()})),
+    )
+    .await
+}
+
+/// Removes `user_id` from the organization (or the actor themself, when leaving). Their
+/// sessions stop reaching the organization at once: every request re-reads the membership.
+pub async fn remove(state: &AppState, actor: &Actor, user_id: i64) -> Result<(), AppError> {
+    let leaving = user_id == actor.user_id;
+    if !leaving {
+        authorize(actor.role, Action::ManageMembers)?;
+    }
+    let mut tx = state.db.pool.begin().await?;
+    lock_org(&mut tx, actor.org_id).await?;
+    let actor_role = role_in_tx(&mut tx, actor.org_id, actor.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let target = role_in_tx(&mut tx, actor.org_id, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !leaving {
+        authorize(actor_role, Action::ManageMembers)?;
+        if target == Role::Owner {
+            authorize(actor_role, Action::ManageOwners)?;
+        }
+    }
+    sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(actor.org_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if target == Role::Owner && owners_left(&mut tx, actor.org_id).await? == 0 {
+        return Err(last_owner());
+    }
+    tx.commit().await?;
+    let action = if leaving {
+        "member.left"
+    } else {
+        "member.removed"
+    };
+    crate::audit::record(state, actor.event(action, format!("user:{user_id}"))).await
+}
