@@ -603,7 +603,9 @@ async fn an_existing_user_signs_in_and_accepts(app: TestApp) {
 async fn members_are_searched_and_paged_in_the_database(app: TestApp) {
     let (owner, org) = app.new_org("owner@example.com", "Big").await;
     let org_s = org.to_string();
-    for i in 0..120 {
+    app.add_member(&owner, org, "member@example.com", "user")
+        .await;
+    for i in 0..119 {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO users (email, email_normalized, name, password_hash, created_at) VALUES ($1, $1, $2, 'x', 0) RETURNING id",
         )
@@ -612,9 +614,10 @@ async fn members_are_searched_and_paged_in_the_database(app: TestApp) {
         .fetch_one(&app.state.db.pool)
         .await
         .expect("insert user");
-        sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'user', 0)")
+        sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at, member_name) VALUES ($1, $2, 'user', 0, $3)")
             .bind(org)
             .bind(id)
+            .bind(format!("User {i:03}"))
             .execute(&app.state.db.pool)
             .await
             .expect("insert membership");
@@ -640,6 +643,16 @@ async fn members_are_searched_and_paged_in_the_database(app: TestApp) {
         }
     }
     assert_eq!(seen.len(), 121, "every member exactly once across pages");
+    assert_eq!(
+        &seen[..3],
+        [
+            "member@example.com",
+            "owner@example.com",
+            "user-000@example.com"
+        ],
+        "ordered by name"
+    );
+    assert_eq!(seen[120], "user-118@example.com");
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();

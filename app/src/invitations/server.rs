@@ -323,7 +323,8 @@ async fn add_member(
     now: i64,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+        "INSERT INTO memberships (org_id, user_id, role, created_at, member_name)
+         SELECT $1, $2, $3, $4, name FROM users WHERE id = $2
          ON CONFLICT (org_id, user_id) DO NOTHING",
     )
     .bind(org_id)

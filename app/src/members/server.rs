@@ -30,9 +30,9 @@ pub async fn page(
     let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
         "SELECT u.id, u.name, u.email, m.role, m.created_at
          FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = $1 AND (u.name > $2 OR (u.name = $2 AND u.id > $3))
+         WHERE m.org_id = $1 AND (m.member_name, m.user_id) > ($2, $3)
            AND ($4 IS NULL OR LOWER(u.name) LIKE $4 ESCAPE '\\' OR u.email_normalized LIKE $4 ESCAPE '\\')
-         ORDER BY u.name, u.id LIMIT $5",
+         ORDER BY m.member_name, m.user_id LIMIT $5",
     )
     .bind(actor.org_id)
     .bind(&after_name)

@@ -133,12 +133,13 @@ pub async fn create_user_with_org(
             .fetch_one(&mut *tx)
             .await?;
     sqlx::query(
-        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO memberships (org_id, user_id, role, created_at, member_name) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(org_id)
     .bind(user_id)
     .bind(Role::Owner.as_str())
     .bind(now)
+    .bind(name.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
