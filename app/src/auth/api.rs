@@ -92,7 +92,7 @@ pub async fn switch_org(org_id: i64) -> Result<(), AppError> {
         .await?
         .ok_or(AppError::Unauthenticated)?;
     // Another organization's id answers 404, like anything the user cannot see.
-    crate::orgs::server::membership(&state, org_id, session.user_id)
+    crate::orgs::server::membership(&state.db.pool, org_id, session.user_id)
         .await?
         .ok_or(AppError::NotFound)?;
     auth::store::set_current_org(&state, &session.id_hash, org_id).await?;

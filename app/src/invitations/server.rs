@@ -350,26 +350,15 @@ pub async fn accept_as_new_user(
     let mut tx = state.db.pool.begin().await?;
     let (org_id, email, role) = claim(&mut tx, &token, None, now).await?;
     let email = Email::parse(&email)?;
-    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO users (email, email_normalized, name, password_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    let user_id = auth::store::insert_user(
+        &mut tx,
+        &name,
+        &email,
+        &hash,
+        now,
+        "An account with this email exists: sign in to accept.",
     )
-    .bind(email.as_str())
-    .bind(email.normalized())
-    .bind(name.as_str())
-    .bind(&hash)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await;
-    let (user_id,) = match inserted {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(AppError::conflict(
-                "email",
-                "An account with this email exists: sign in to accept.",
-            ));
-        }
-        other => other?,
-    };
+    .await?;
     sqlx::query("UPDATE invitations SET accepted_by = $1 WHERE token_hash = $2")
         .bind(user_id)
         .bind(token_hash(&token))

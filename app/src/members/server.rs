@@ -2,7 +2,7 @@ use super::model::{MemberRow, MembersPage, Viewer};
 use crate::auth::server::Actor;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::orgs::server::{iso_date, lock_org, role_of};
+use crate::orgs::server::{iso_date, lock_org, membership, role_of};
 use crate::policy::{allows, authorize, Action};
 use crate::state::AppState;
 
@@ -97,20 +97,6 @@ async fn owners_left(tx: &mut sqlx::AnyConnection, org_id: i64) -> Result<i64, A
     Ok(n)
 }
 
-async fn role_in_tx(
-    tx: &mut sqlx::AnyConnection,
-    org_id: i64,
-    user_id: i64,
-) -> Result<Option<Role>, AppError> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
-            .bind(org_id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    row.map(|(r,)| role_of(&r)).transpose()
-}
-
 /// Changes a member's role. Roles are re-read under the organization lock, so concurrent
 /// demotions cannot leave the organization without an Owner.
 pub async fn change_role(
@@ -128,11 +114,11 @@ pub async fn change_role(
     }
     let mut tx = state.db.pool.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
-    let actor_role = role_in_tx(&mut tx, actor.org_id, actor.user_id)
+    let actor_role = membership(&mut *tx, actor.org_id, actor.user_id)
         .await?
         .ok_or(AppError::NotFound)?;
     authorize(actor_role, Action::ManageMembers)?;
-    let current = role_in_tx(&mut tx, actor.org_id, user_id)
+    let current = membership(&mut *tx, actor.org_id, user_id)
         .await?
         .ok_or(AppError::NotFound)?;
     if current == Role::Owner || new_role == Role::Owner {
@@ -169,10 +155,10 @@ pub async fn remove(state: &AppState, actor: &Actor, user_id: i64) -> Result<(),
     }
     let mut tx = state.db.pool.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
-    let actor_role = role_in_tx(&mut tx, actor.org_id, actor.user_id)
+    let actor_role = membership(&mut *tx, actor.org_id, actor.user_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let target = role_in_tx(&mut tx, actor.org_id, user_id)
+    let target = membership(&mut *tx, actor.org_id, user_id)
         .await?
         .ok_or(AppError::NotFound)?;
     if !leaving {

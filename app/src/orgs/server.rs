@@ -46,17 +46,17 @@ pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSumma
         .collect()
 }
 
-/// The user's role in the organization, or `None` when they are not a member.
-pub async fn membership(
-    state: &AppState,
-    org_id: i64,
-    user_id: i64,
-) -> Result<Option<Role>, AppError> {
+/// The user's role in the organization, or `None` when they are not a member. Takes the
+/// pool, or a transaction that holds the organization's lock.
+pub async fn membership<'e, E>(db: E, org_id: i64, user_id: i64) -> Result<Option<Role>, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row: Option<(String,)> =
         sqlx::query_as("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
-            .fetch_optional(&state.db.pool)
+            .fetch_optional(db)
             .await?;
     row.map(|(role,)| role_of(&role)).transpose()
 }

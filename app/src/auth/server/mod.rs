@@ -280,7 +280,7 @@ pub async fn org_actor(state: &AppState, org_id: i64) -> Result<Actor, AppError>
     let session = authenticate(state, &meta)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    let role = crate::orgs::server::membership(state, org_id, session.user_id)
+    let role = crate::orgs::server::membership(&state.db.pool, org_id, session.user_id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Actor {

@@ -106,26 +106,15 @@ pub async fn create_user_with_org(
 ) -> Result<(i64, i64), AppError> {
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
-    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO users (email, email_normalized, name, password_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    let user_id = insert_user(
+        &mut tx,
+        name,
+        email,
+        password_hash,
+        now,
+        "An account with this email already exists. Sign in instead.",
     )
-    .bind(email.as_str())
-    .bind(email.normalized())
-    .bind(name.as_str())
-    .bind(password_hash)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await;
-    let (user_id,) = match inserted {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(AppError::conflict(
-                "email",
-                "An account with this email already exists. Sign in instead.",
-            ));
-        }
-        other => other?,
-    };
+    .await?;
     let (org_id,): (i64,) =
         sqlx::query_as("INSERT INTO organizations (name, created_at) VALUES ($1, $2) RETURNING id")
             .bind(org_name.as_str())
@@ -144,4 +133,34 @@ pub async fn create_user_with_org(
     .await?;
     tx.commit().await?;
     Ok((user_id, org_id))
+}
+
+/// Inserts a user. The unique index on the normalized email decides duplicates (no
+/// check-then-insert race); a duplicate answers `taken` next to the email field.
+pub async fn insert_user(
+    tx: &mut sqlx::AnyConnection,
+    name: &PersonName,
+    email: &Email,
+    password_hash: &str,
+    now: i64,
+    taken: &str,
+) -> Result<i64, AppError> {
+    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO users (email, email_normalized, name, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(email.normalized())
+    .bind(name.as_str())
+    .bind(password_hash)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    match inserted {
+        Ok((id,)) => Ok(id),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(AppError::conflict("email", taken))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
