@@ -14,6 +14,7 @@ on_both_databases!(
     invitations_expire_can_be_revoked_and_resent,
     seats_limit_invitations,
     role_changes_follow_the_rules_and_removal_ends_access_at_once,
+    a_refused_resend_leaves_the_invitation_working,
     an_existing_user_signs_in_and_accepts,
     members_are_searched_and_paged_in_the_database,
     admin_changes_are_in_the_audit_log,
@@ -841,4 +842,45 @@ async fn invitations_are_emailed_over_smtp_with_a_working_link() {
     .await
     .expect_status(200);
     assert_eq!(app.session(&client).await["current_org"]["role"], "admin");
+}
+
+async fn a_refused_resend_leaves_the_invitation_working(app: TestApp) {
+    let (owner, org) = app.new_org("owner@example.com", "Org").await;
+    let org_s = org.to_string();
+    let (admin, _) = app
+        .add_member(&owner, org, "admin@example.com", "admin")
+        .await;
+    let invited = app
+        .invite(&owner, org, "Co-owner", "co@example.com", "owner")
+        .await
+        .expect_status(200);
+    let token = token_of(&invited.json()["link"]);
+    let pending = app
+        .call(&admin, "invitations/pending", &[("org_id", &org_s)])
+        .await
+        .expect_status(200)
+        .json();
+    let id = pending[0]["id"]
+        .as_i64()
+        .expect("pending invitation id")
+        .to_string();
+    // An Admin cannot grant the Owner role, so cannot resend an Owner invitation either...
+    app.call(
+        &admin,
+        "invitations/resend",
+        &[("org_id", &org_s), ("id", &id)],
+    )
+    .await
+    .expect_error(403, "forbidden", None);
+    // ...and the refusal changed nothing: the link still works.
+    let form = [
+        ("token", token.as_str()),
+        ("name", "Co-owner"),
+        ("password", PASSWORD),
+    ];
+    let co_owner = app.new_client();
+    app.call(&co_owner, "invitations/accept_new", &form)
+        .await
+        .expect_status(200);
+    assert_eq!(app.session(&co_owner).await["current_org"]["role"], "owner");
 }

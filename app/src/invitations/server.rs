@@ -228,15 +228,11 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: i64) -> Result<(), AppE
 /// A new link (the old one stops working) and a new 7-day expiry.
 pub async fn resend(state: &AppState, actor: &Actor, id: i64) -> Result<InviteOutcome, AppError> {
     authorize(actor.role, Action::ManageMembers)?;
-    let now = state.now();
-    let token = new_token();
+    // Authorize on the invitation's role before touching it: a refused resend (an Admin
+    // and an Owner invitation) must leave the existing link working.
     let row: Option<(String, String, String)> = sqlx::query_as(
-        "UPDATE invitations SET token_hash = $1, expires_at = $2, created_at = $3
-         WHERE id = $4 AND org_id = $5 AND status = 'pending' RETURNING name, email, role",
+        "SELECT name, email, role FROM invitations WHERE id = $1 AND org_id = $2 AND status = 'pending'",
     )
-    .bind(token_hash(&token))
-    .bind(now + VALID_FOR_SECS)
-    .bind(now)
     .bind(id)
     .bind(actor.org_id)
     .fetch_optional(&state.db.pool)
@@ -244,6 +240,23 @@ pub async fn resend(state: &AppState, actor: &Actor, id: i64) -> Result<InviteOu
     let (name, email, role) = row.ok_or(AppError::NotFound)?;
     let role = role_of(&role)?;
     may_invite(actor.role, role)?;
+    let now = state.now();
+    let token = new_token();
+    let rotated = sqlx::query(
+        "UPDATE invitations SET token_hash = $1, expires_at = $2, created_at = $3
+         WHERE id = $4 AND org_id = $5 AND status = 'pending'",
+    )
+    .bind(token_hash(&token))
+    .bind(now + VALID_FOR_SECS)
+    .bind(now)
+    .bind(id)
+    .bind(actor.org_id)
+    .execute(&state.db.pool)
+    .await?;
+    // Accepted or revoked between the two statements.
+    if rotated.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
     crate::audit::record(
         state,
         actor.event("invitation.resent", format!("invitation:{id}")),
