@@ -91,14 +91,6 @@ impl AppError {
             _ => None,
         }
     }
-
-    /// The message for a form's general error area (errors that belong to no field).
-    pub fn general(&self) -> Option<String> {
-        match self {
-            Self::Invalid { .. } | Self::Conflict { .. } => None,
-            other => Some(other.to_string()),
-        }
-    }
 }
 
 #[cfg(test)]

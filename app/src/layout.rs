@@ -27,6 +27,17 @@ impl AuthActions {
     }
 }
 
+/// Refetches the session once `done` becomes true: for actions that change the user's
+/// organizations (leaving one, accepting an invitation, renaming or deleting one).
+pub fn refresh_session_when(done: impl Fn() -> bool + Send + Sync + 'static) {
+    let auth = expect_context::<AuthActions>();
+    Effect::new(move |_| {
+        if done() {
+            auth.refresh_session();
+        }
+    });
+}
+
 #[derive(Clone, Copy)]
 pub struct SessionResource(pub Resource<Result<Option<SessionInfo>, AppError>>);
 

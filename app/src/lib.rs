@@ -72,7 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/invite/:token") view=invitations::views::AcceptPage/>
                     <Route path=path!("/audit") view=audit::views::AuditPage/>
                     <Route path=path!("/groups") view=pages::GroupsPage/>
-                    <Route path=path!("/settings") view=pages::SettingsPage/>
+                    <Route path=path!("/settings") view=orgs::views::SettingsPage/>
                     <Route path=path!("/profile") view=pages::ProfilePage/>
                 </Routes>
             </main>

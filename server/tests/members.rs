@@ -184,7 +184,7 @@ async fn concurrent_demotions_and_removals_never_leave_an_org_without_owner(app:
                 (b.clone(), "members/leave", vec![("org_id", org_s.clone())]),
             ]
         });
-        let results = futures_join(calls.map(|(client, function, form)| {
+        let results = futures::future::join_all(calls.map(|(client, function, form)| {
             let app = &app;
             async move {
                 let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -215,36 +215,6 @@ async fn concurrent_demotions_and_removals_never_leave_an_org_without_owner(app:
             "round {round}: the organization was left with {owners} owners"
         );
     }
-}
-
-/// Runs the futures concurrently and returns their results in order.
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.collect();
-    let mut out = Vec::with_capacity(handles.len());
-    let mut pinned: Vec<_> = handles.into_iter().map(Box::pin).collect();
-    // A tiny join_all: poll every future until all are done.
-    let mut done: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if done[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => done[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    for v in done {
-        out.extend(v);
-    }
-    out
 }
 
 async fn an_invitation_accepted_twice_at_once_admits_one_person(app: TestApp) {

@@ -7,7 +7,7 @@ use super::api::{
 use super::model::{InvitationState, InviteOutcome};
 use crate::domain::Role;
 use crate::forms::{field_error, general_error, Field};
-use crate::layout::AuthActions;
+use crate::layout::{refresh_session_when, AuthActions};
 use crate::policy::{allows, Action};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -167,12 +167,9 @@ pub fn AcceptPage() -> impl IntoView {
     let auth = expect_context::<AuthActions>();
     let accept_new = ServerAction::<AcceptAsNewUser>::new();
     let accept = ServerAction::<AcceptInvitation>::new();
-    Effect::new(move |_| {
-        if matches!(accept_new.value().get(), Some(Ok(())))
+    refresh_session_when(move || {
+        matches!(accept_new.value().get(), Some(Ok(())))
             || matches!(accept.value().get(), Some(Ok(())))
-        {
-            auth.refresh_session();
-        }
     });
     let view_of = Resource::new(
         move || (token(), auth.sign_out.version().get()),

@@ -7,7 +7,7 @@ use crate::auth::model::SessionInfo;
 use crate::domain::Role;
 use crate::forms::general_error;
 use crate::invitations::views::{InviteForm, PendingInvitations};
-use crate::layout::SignedIn;
+use crate::layout::{refresh_session_when, SignedIn};
 use crate::policy::{allows, Action};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -183,12 +183,7 @@ fn MemberRowView(
 fn LeaveForm(org_id: i64) -> impl IntoView {
     let leave = ServerAction::<LeaveOrg>::new();
     let error = general_error(leave.value(), &[]);
-    let auth = expect_context::<crate::layout::AuthActions>();
-    Effect::new(move |_| {
-        if matches!(leave.value().get(), Some(Ok(()))) {
-            auth.refresh_session();
-        }
-    });
+    refresh_session_when(move || matches!(leave.value().get(), Some(Ok(()))));
     view! {
         <section class="card danger-zone" aria-labelledby="leave-title">
             <h2 id="leave-title">"Leave organization"</h2>

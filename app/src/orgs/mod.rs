@@ -1,8 +1,10 @@
-//! Organizations as the app shell sees them: which ones a user belongs to, and in which role.
-//! (Members management, invitations and settings grow in their own modules.)
+//! Organizations: which ones a user belongs to and in which role, the per-organization lock,
+//! and Organization settings (name, delete). Members, invitations and billing have their own
+//! modules.
 
 pub mod api;
 pub mod model;
+pub mod views;
 
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -292,12 +292,3 @@ pub async fn org_actor(state: &AppState, org_id: i64) -> Result<Actor, AppError>
         ip: meta.ip,
     })
 }
-
-/// The signed-in session of this request, or 401.
-pub async fn require_session(state: &AppState) -> Result<(Session, RequestMeta), AppError> {
-    let meta = request_meta(state);
-    let session = authenticate(state, &meta)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    Ok((session, meta))
-}
