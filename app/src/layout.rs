@@ -6,8 +6,7 @@ use crate::auth::model::SessionInfo;
 use crate::error::AppError;
 use crate::policy::{allows, Action};
 use leptos::prelude::*;
-use leptos_router::components::{Redirect, A};
-use std::sync::Arc;
+use leptos_router::components::{Outlet, Redirect, A};
 
 /// The mutations that change who is signed in; the session resource refetches after each.
 #[derive(Clone, Copy)]
@@ -66,6 +65,54 @@ pub fn provide_session() {
     provide_context(SessionResource(session));
 }
 
+/// The session as this render sees it: read from the resource once, in [`WithSession`].
+#[derive(Clone)]
+pub struct CurrentSession(pub Result<Option<SessionInfo>, AppError>);
+
+/// The current session, or "signed out" outside [`WithSession`].
+pub fn session_now() -> Result<Option<SessionInfo>, AppError> {
+    use_context::<CurrentSession>()
+        .map(|c| c.0)
+        .unwrap_or(Ok(None))
+}
+
+/// Awaits the session resource once and renders the top bar and `children` with it.
+/// Reading one resource in several Suspense boundaries can leave a server-rendered response
+/// hanging (leptos-rs/leptos#4851), so pages read the resolved value from context instead.
+#[component]
+pub fn WithSession(children: ChildrenFn) -> impl IntoView {
+    let session = expect_context::<SessionResource>().0;
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    let current = session.await;
+                    view! { <ProvideSession current children/> }
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// The shell of every page: top bar and the matched page, with the session read once.
+#[component]
+pub fn AppLayout() -> impl IntoView {
+    view! { <WithSession><Outlet/></WithSession> }
+}
+
+#[component]
+fn ProvideSession(
+    current: Result<Option<SessionInfo>, AppError>,
+    children: ChildrenFn,
+) -> impl IntoView {
+    provide_context(CurrentSession(current.clone()));
+    view! {
+        <TopBar session=current/>
+        <main class="page">{children()}</main>
+    }
+}
+
 /// Renders `page` with the signed-in session; sends everyone else to Sign in.
 #[component]
 pub fn SignedIn<F, V>(page: F) -> impl IntoView
@@ -73,44 +120,30 @@ where
     F: Fn(SessionInfo) -> V + Send + Sync + 'static,
     V: IntoView + 'static,
 {
-    let session = expect_context::<SessionResource>().0;
-    let page = Arc::new(page);
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let page = page.clone();
-                Suspend::new(async move {
-                    match session.await {
-                        Ok(Some(info)) => page(info).into_any(),
-                        Ok(None) => view! { <Redirect path="/signin"/> }.into_any(),
-                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
+    match session_now() {
+        Ok(Some(info)) => page(info).into_any(),
+        Ok(None) => view! { <Redirect path="/signin"/> }.into_any(),
+        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
     }
 }
 
 #[component]
-pub fn TopBar() -> impl IntoView {
-    let session = expect_context::<SessionResource>().0;
+fn TopBar(session: Result<Option<SessionInfo>, AppError>) -> impl IntoView {
     let actions = expect_context::<AuthActions>();
+    let content = match session {
+        Ok(Some(info)) => view! { <SignedInBar info actions/> }.into_any(),
+        _ => view! {
+            <nav class="topnav" aria-label="Account">
+                <A href="/signin">"Sign in"</A>
+                <A href="/signup">"Sign up"</A>
+            </nav>
+        }
+        .into_any(),
+    };
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">"Gatehouse"</A>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match session.await {
-                        Ok(Some(info)) => view! { <SignedInBar info actions/> }.into_any(),
-                        _ => view! {
-                            <nav class="topnav" aria-label="Account">
-                                <A href="/signin">"Sign in"</A>
-                                <A href="/signup">"Sign up"</A>
-                            </nav>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            {content}
         </header>
     }
 }

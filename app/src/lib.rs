@@ -24,7 +24,7 @@ pub mod state;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 /// The HTML document the server renders around the app.
@@ -62,9 +62,10 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Title formatter=|page: String| if page.is_empty() { "Gatehouse".to_string() } else { format!("{page} · Gatehouse") }/>
         <Router>
-            <layout::TopBar/>
-            <main class="page">
-                <Routes fallback=pages::NotFound>
+            // One parent route renders the shell: the session is awaited once there, for the
+            // top bar and the page (see layout::WithSession).
+            <Routes fallback=|| view! { <layout::WithSession><pages::NotFound/></layout::WithSession> }>
+                <ParentRoute path=path!("") view=layout::AppLayout>
                     <Route path=path!("/") view=pages::Home/>
                     <Route path=path!("/signin") view=auth::views::SignInPage/>
                     <Route path=path!("/signup") view=auth::views::SignUpPage/>
@@ -74,8 +75,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/groups") view=pages::GroupsPage/>
                     <Route path=path!("/settings") view=orgs::views::SettingsPage/>
                     <Route path=path!("/profile") view=pages::ProfilePage/>
-                </Routes>
-            </main>
+                </ParentRoute>
+            </Routes>
         </Router>
     }
 }

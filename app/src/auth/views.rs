@@ -1,7 +1,7 @@
 //! Sign in and Sign up pages.
 
 use crate::forms::{field_error, general_error, Field};
-use crate::layout::{AuthActions, SessionResource};
+use crate::layout::AuthActions;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Redirect, A};
@@ -9,14 +9,7 @@ use leptos_router::components::{Redirect, A};
 /// Sends a signed-in visitor of Sign in / Sign up home instead.
 #[component]
 fn RedirectIfSignedIn() -> impl IntoView {
-    let session = expect_context::<SessionResource>().0;
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                matches!(session.await, Ok(Some(_))).then(|| view! { <Redirect path="/"/> })
-            })}
-        </Suspense>
-    }
+    matches!(crate::layout::session_now(), Ok(Some(_))).then(|| view! { <Redirect path="/"/> })
 }
 
 #[component]
