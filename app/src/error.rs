@@ -27,6 +27,16 @@ pub enum AppError {
     NotFound,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
+    /// The organization requires two-factor authentication and this member has not set it up
+    /// (or the action itself needs the actor to have it on).
+    #[error("This organization requires two-factor authentication. Turn it on in your profile to continue.")]
+    TwoFactorRequired,
+    /// Five wrong second-factor codes in a row: checks for the account pause until `until`.
+    #[error("Too many wrong codes. Two-factor checks for this account are locked until {until}.")]
+    SecondFactorLocked {
+        until: String,
+        retry_after_secs: u64,
+    },
     #[error("This request did not come from Gatehouse's own pages.")]
     #[serde(rename = "cross_site_request")]
     CrossSite,
@@ -62,6 +72,8 @@ impl AppError {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::RateLimited { .. } => "rate_limited",
+            Self::TwoFactorRequired => "two_factor_required",
+            Self::SecondFactorLocked { .. } => "second_factor_locked",
             Self::CrossSite => "cross_site_request",
             Self::Internal => "internal",
             Self::Transport { .. } => "transport",
@@ -73,9 +85,9 @@ impl AppError {
             Self::Invalid { .. } => 422,
             Self::Conflict { .. } => 409,
             Self::InvalidCredentials | Self::Unauthenticated => 401,
-            Self::Forbidden | Self::CrossSite => 403,
+            Self::Forbidden | Self::CrossSite | Self::TwoFactorRequired => 403,
             Self::NotFound => 404,
-            Self::RateLimited { .. } => 429,
+            Self::RateLimited { .. } | Self::SecondFactorLocked { .. } => 429,
             Self::Internal | Self::Transport { .. } => 500,
         }
     }
@@ -109,6 +121,11 @@ mod tests {
             AppError::NotFound,
             AppError::RateLimited {
                 retry_after_secs: 3,
+            },
+            AppError::TwoFactorRequired,
+            AppError::SecondFactorLocked {
+                until: "2026-01-01 00:00 UTC".into(),
+                retry_after_secs: 60,
             },
             AppError::CrossSite,
             AppError::Internal,

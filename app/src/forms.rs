@@ -14,9 +14,18 @@ pub fn Field(
     #[prop(optional, into)] value: String,
     #[prop(optional)] readonly: bool,
     #[prop(default = true)] required: bool,
+    /// The input's id when one page has two fields of the same name.
+    #[prop(optional)]
+    id: &'static str,
+    #[prop(optional)] inputmode: &'static str,
     #[prop(into)] error: Signal<Option<String>>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
+    let id = if id.is_empty() {
+        format!("field-{name}")
+    } else {
+        id.to_string()
+    };
+    let inputmode = (!inputmode.is_empty()).then_some(inputmode);
     let error_id = format!("{id}-error");
     view! {
         <div class="field">
@@ -26,6 +35,7 @@ pub fn Field(
                 name=name
                 type=kind
                 autocomplete=autocomplete
+                inputmode=inputmode
                 value=value
                 readonly=readonly
                 required=required

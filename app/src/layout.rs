@@ -5,6 +5,9 @@ use crate::auth::api::{current_session, SignIn, SignOut, SignUp, SwitchOrg};
 use crate::auth::model::SessionInfo;
 use crate::error::AppError;
 use crate::policy::{allows, Action};
+use crate::two_factor::api::SignInSecondFactor;
+use crate::two_factor::model::Compliance;
+use crate::two_factor::views::{TwoFactorBanner, TwoFactorRequiredPage};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
@@ -12,6 +15,8 @@ use leptos_router::components::{Outlet, Redirect, A};
 #[derive(Clone, Copy)]
 pub struct AuthActions {
     pub sign_in: ServerAction<SignIn>,
+    /// The second step of sign-in, for accounts with 2FA.
+    pub second_factor: ServerAction<SignInSecondFactor>,
     pub sign_up: ServerAction<SignUp>,
     pub sign_out: ServerAction<SignOut>,
     pub switch_org: ServerAction<SwitchOrg>,
@@ -43,6 +48,7 @@ pub struct SessionResource(pub Resource<Result<Option<SessionInfo>, AppError>>);
 pub fn provide_session() {
     let actions = AuthActions {
         sign_in: ServerAction::new(),
+        second_factor: ServerAction::new(),
         sign_up: ServerAction::new(),
         sign_out: ServerAction::new(),
         switch_org: ServerAction::new(),
@@ -53,6 +59,7 @@ pub fn provide_session() {
         move || {
             (
                 actions.sign_in.version().get(),
+                actions.second_factor.version().get(),
                 actions.sign_up.version().get(),
                 actions.sign_out.version().get(),
                 actions.switch_org.version().get(),
@@ -63,6 +70,7 @@ pub fn provide_session() {
     );
     provide_context(actions);
     provide_context(SessionResource(session));
+    crate::two_factor::views::provide_fresh_codes();
 }
 
 /// The session as this render sees it: read from the resource once, in [`WithSession`].
@@ -107,21 +115,33 @@ fn ProvideSession(
     children: ChildrenFn,
 ) -> impl IntoView {
     provide_context(CurrentSession(current.clone()));
+    let banner = match &current {
+        Ok(Some(info)) => Some(view! { <TwoFactorBanner info=info.clone()/> }),
+        _ => None,
+    };
     view! {
         <TopBar session=current/>
+        {banner}
         <main class="page">{children()}</main>
     }
 }
 
-/// Renders `page` with the signed-in session; sends everyone else to Sign in.
+/// Renders `page` with the signed-in session; sends everyone else to Sign in. A member whom
+/// the current organization's 2FA policy shuts out gets the "required" page instead, unless
+/// `any_standing` (the profile, where they set 2FA up).
 #[component]
-pub fn SignedIn<F, V>(page: F) -> impl IntoView
+pub fn SignedIn<F, V>(page: F, #[prop(optional)] any_standing: bool) -> impl IntoView
 where
     F: Fn(SessionInfo) -> V + Send + Sync + 'static,
     V: IntoView + 'static,
 {
     match session_now() {
-        Ok(Some(info)) => page(info).into_any(),
+        Ok(Some(info)) => match info.current_org.as_ref() {
+            Some(org) if org.two_factor == Compliance::Blocked && !any_standing => {
+                view! { <TwoFactorRequiredPage org_name=org.name.clone()/> }.into_any()
+            }
+            _ => page(info).into_any(),
+        },
         Ok(None) => view! { <Redirect path="/signin"/> }.into_any(),
         Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
     }

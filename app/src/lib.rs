@@ -14,7 +14,10 @@ pub mod members;
 pub mod orgs;
 pub mod pages;
 pub mod policy;
+pub mod two_factor;
 
+#[cfg(feature = "ssr")]
+pub mod crypto;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
@@ -25,7 +28,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -63,12 +66,15 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "Gatehouse".to_string() } else { format!("{page} · Gatehouse") }/>
         <Router>
             // One parent route renders the shell: the session is awaited once there, for the
-            // top bar and the page (see layout::WithSession).
+            // top bar and the page (see layout::WithSession). Rendered whole before the first
+            // byte (SsrMode::Async): a page's status (403, redirects) is then always the one
+            // it set; streamed, it could race with the headers.
             <Routes fallback=|| view! { <layout::WithSession><pages::NotFound/></layout::WithSession> }>
-                <ParentRoute path=path!("") view=layout::AppLayout>
+                <ParentRoute path=path!("") view=layout::AppLayout ssr=SsrMode::Async>
                     <Route path=path!("/") view=pages::Home/>
                     <Route path=path!("/signin") view=auth::views::SignInPage/>
                     <Route path=path!("/signup") view=auth::views::SignUpPage/>
+                    <Route path=path!("/signin/two-factor") view=two_factor::views::SecondStepPage/>
                     <Route path=path!("/members") view=members::views::MembersPage/>
                     <Route path=path!("/invite/:token") view=invitations::views::AcceptPage/>
                     <Route path=path!("/audit") view=audit::views::AuditPage/>

@@ -3,6 +3,7 @@
 use crate::auth::model::SessionInfo;
 use crate::layout::SignedIn;
 use crate::policy::{allows, Action};
+use crate::two_factor::views::TwoFactorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -55,7 +56,7 @@ pub fn GroupsPage() -> impl IntoView {
 pub fn ProfilePage() -> impl IntoView {
     view! {
         <Title text="Profile"/>
-        <SignedIn page=|info: SessionInfo| view! {
+        <SignedIn any_standing=true page=|info: SessionInfo| view! {
             <h1>"Profile"</h1>
             <section class="card" aria-labelledby="profile-panel">
                 <h2 id="profile-panel">"Your account"</h2>
@@ -64,6 +65,7 @@ pub fn ProfilePage() -> impl IntoView {
                     <dt>"Email"</dt><dd>{info.email.clone()}</dd>
                 </dl>
             </section>
+            <TwoFactorPanel/>
         }/>
     }
 }

@@ -104,10 +104,17 @@ pub struct AppState {
     pub hashing: Arc<Semaphore>,
     /// Sends email when SMTP is configured; without it, links are shown to copy.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Encrypts TOTP secrets and keys recovery-code hashes.
+    pub secret_key: Arc<crate::crypto::SecretKey>,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        db: Db,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        secret_key: crate::crypto::SecretKey,
+    ) -> Self {
         let permits = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -117,6 +124,7 @@ impl AppState {
             clock,
             hashing: Arc::new(Semaphore::new(permits)),
             mailer: None,
+            secret_key: Arc::new(secret_key),
         }
     }
 

@@ -71,6 +71,15 @@ pub struct Config {
         global = true
     )]
     pub smtp_from: String,
+    /// The server key (64 hex digits) that encrypts TOTP secrets. Default: generated once into
+    /// `<data dir>/secret.key`. Replicas sharing a database must all be given the same key.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
     /// Failed sign-ins allowed per account per 15 minutes.
     #[arg(
         long,

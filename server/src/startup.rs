@@ -29,6 +29,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error(transparent)]
     Mail(#[from] app::mail::MailConfigError),
+    #[error("secret key: {0}")]
+    Key(#[from] app::crypto::KeyError),
 }
 
 /// State of the axum router: the app's state plus what Leptos needs.
@@ -105,7 +107,9 @@ impl Application {
             .as_deref()
             .map(|url| app::mail::Mailer::new(url, &config.smtp_from))
             .transpose()?;
-        let state = AppState::new(db, config.settings(), clock).with_mailer(mailer);
+        let secret_key =
+            app::crypto::SecretKey::load_or_create(config.secret_key.as_deref(), &config.data_dir)?;
+        let state = AppState::new(db, config.settings(), clock, secret_key).with_mailer(mailer);
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| StartError::Bind(config.addr, e))?;

@@ -67,9 +67,22 @@ pub async fn sign_in(
     let state = state()?;
     let meta = request_meta(&state);
     let user_id = auth::sign_in(&state, &meta, &email, &password).await?;
-    auth::start_session(&state, &meta, user_id, None).await?;
     // Only local paths: an open redirect would let a link send people anywhere after sign-in.
     let next = next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'));
+    if crate::two_factor::server::is_enabled(&state, user_id).await? {
+        // Not signed in yet: the second step finishes the sign-in.
+        let token =
+            crate::two_factor::server::start_challenge(&state, user_id, next.as_deref()).await?;
+        auth::set_cookie(
+            &state,
+            auth::CHALLENGE_COOKIE,
+            &token,
+            crate::two_factor::server::CHALLENGE_SECS as u64,
+        );
+        leptos_axum::redirect("/signin/two-factor");
+        return Ok(());
+    }
+    auth::start_session(&state, &meta, user_id, None).await?;
     leptos_axum::redirect(next.as_deref().unwrap_or("/"));
     Ok(())
 }

@@ -1,4 +1,5 @@
 use crate::domain::Role;
+use crate::two_factor::model::Compliance;
 use serde::{Deserialize, Serialize};
 
 /// What the browser knows about the signed-in person. Never carries secrets.
@@ -10,6 +11,9 @@ pub struct SessionInfo {
     pub orgs: Vec<OrgSummary>,
     /// The organization the pages show; `None` only for a user who belongs to none.
     pub current_org: Option<OrgSummary>,
+    pub two_factor_enabled: bool,
+    /// Organizations that asked this user (Notify) to turn on 2FA, while it is off.
+    pub two_factor_notices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,4 +21,6 @@ pub struct OrgSummary {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// Where the user stands with this organization's 2FA policy.
+    pub two_factor: Compliance,
 }

@@ -10,6 +10,8 @@ pub struct MemberRow {
     pub role: Role,
     /// Joined, as an ISO date (YYYY-MM-DD).
     pub joined: String,
+    /// Whether the member has two-factor authentication on.
+    pub two_factor: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

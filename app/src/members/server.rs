@@ -27,8 +27,8 @@ pub async fn page(
                 .replace('_', "\\_")
         )
     });
-    let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-        "SELECT u.id, u.name, u.email, m.role, m.created_at
+    let rows: Vec<(i64, String, String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT u.id, u.name, u.email, m.role, m.created_at, u.totp_enabled_at
          FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.org_id = $1 AND (m.member_name, m.user_id) > ($2, $3)
            AND ($4 IS NULL OR LOWER(u.name) LIKE $4 ESCAPE '\\' OR u.email_normalized LIKE $4 ESCAPE '\\')
@@ -45,13 +45,14 @@ pub async fn page(
     let members = rows
         .into_iter()
         .take(PAGE_SIZE as usize)
-        .map(|(user_id, name, email, role, joined)| {
+        .map(|(user_id, name, email, role, joined, two_factor_at)| {
             Ok(MemberRow {
                 user_id,
                 name,
                 email,
                 role: role_of(&role)?,
                 joined: iso_date(joined),
+                two_factor: two_factor_at.is_some(),
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;

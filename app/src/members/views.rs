@@ -112,6 +112,7 @@ fn MembersTable(page: Page, actions: MemberActions, org_id: i64) -> impl IntoVie
                     <th scope="col">"Name"</th>
                     <th scope="col">"Email"</th>
                     <th scope="col">"Role"</th>
+                    <th scope="col">"2FA"</th>
                     <th scope="col">"Joined"</th>
                     {manages.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
                 </tr>
@@ -173,6 +174,11 @@ fn MemberRowView(
             <td>{member.name}</td>
             <td>{member.email}</td>
             <td>{role_cell}</td>
+            <td>{if member.two_factor {
+                view! { <span class="badge ok">"On"</span> }.into_any()
+            } else {
+                view! { <span class="badge off">"Off"</span> }.into_any()
+            }}</td>
             <td>{member.joined}</td>
             {viewer.can_manage_members.then(|| view! { <td>{remove}</td> })}
         </tr>

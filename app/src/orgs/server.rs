@@ -5,6 +5,7 @@ use crate::domain::{OrgName, Role};
 use crate::error::AppError;
 use crate::policy::{allows, authorize, Action};
 use crate::state::AppState;
+use crate::two_factor::server::policy::{StandingRow, STANDING_COLUMNS};
 
 pub fn role_of(raw: &str) -> Result<Role, AppError> {
     Role::parse(raw).map_err(|_| {
@@ -28,19 +29,30 @@ pub async fn lock_org(tx: &mut sqlx::AnyConnection, org_id: i64) -> Result<(), A
 }
 
 pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSummary>, AppError> {
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
-         WHERE m.user_id = $1 ORDER BY o.name, o.id",
-    )
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        name: String,
+        role: String,
+        #[sqlx(flatten)]
+        standing: StandingRow,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT o.id, o.name, m.role, {STANDING_COLUMNS}
+         FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id
+         WHERE m.user_id = $1 ORDER BY o.name, o.id"
+    ))
     .bind(user_id)
     .fetch_all(&state.db.pool)
     .await?;
+    let now = state.now();
     rows.into_iter()
-        .map(|(id, name, role)| {
+        .map(|row| {
             Ok(OrgSummary {
-                id,
-                name,
-                role: role_of(&role)?,
+                two_factor: row.standing.compliance(now),
+                id: row.id,
+                name: row.name,
+                role: role_of(&row.role)?,
             })
         })
         .collect()

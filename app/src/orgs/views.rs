@@ -6,6 +6,7 @@ use crate::billing::views::BillingPanel;
 use crate::forms::{field_error, general_error, Field};
 use crate::layout::{refresh_session_when, SignedIn};
 use crate::policy::{allows, Action};
+use crate::two_factor::views::SecurityPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -17,6 +18,7 @@ pub fn SettingsPage() -> impl IntoView {
             Some(org) => view! {
                 <h1>"Organization settings"</h1>
                 <OrganizationPanel org_id=org.id/>
+                {allows(org.role, Action::ManageOrganization).then(|| view! { <SecurityPanel org_id=org.id/> })}
                 {allows(org.role, Action::ManageBilling).then(|| view! { <BillingPanel org_id=org.id/> })}
                 {allows(org.role, Action::ManageOrganization).then(|| view! { <DeleteOrgPanel org_id=org.id/> })}
             }.into_any(),

@@ -9,6 +9,8 @@ use crate::audit;
 use crate::domain::Email;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::two_factor::model::Compliance;
+use crate::two_factor::server::policy::{StandingRow, STANDING_COLUMNS};
 use http::header::{COOKIE, SET_COOKIE};
 use http::HeaderValue;
 use leptos::prelude::use_context;
@@ -16,12 +18,15 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub const SESSION_COOKIE: &str = "gatehouse_session";
+/// Carries a sign-in that passed the password and waits for its second factor.
+pub const CHALLENGE_COOKIE: &str = "gatehouse_2fa";
 
 /// What a server function needs to know about the request it serves.
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
     pub ip: Option<String>,
     pub session_token: Option<String>,
+    pub challenge_token: Option<String>,
 }
 
 /// Reads the client IP and session cookie from the request in context.
@@ -47,19 +52,21 @@ impl RequestMeta {
             .map(|info| info.0.ip().to_string());
         Self {
             ip: forwarded.or(peer),
-            session_token: session_cookie(&parts.headers),
+            session_token: token_cookie(&parts.headers, SESSION_COOKIE),
+            challenge_token: token_cookie(&parts.headers, CHALLENGE_COOKIE),
         }
     }
 }
 
-fn session_cookie(headers: &http::HeaderMap) -> Option<String> {
+/// A cookie holding one of our 256-bit hex tokens; anything else is ignored.
+fn token_cookie(headers: &http::HeaderMap, cookie: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value.to_string())
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
@@ -117,7 +124,25 @@ pub async fn session_info(state: &AppState, session: &Session) -> Result<Session
         .and_then(|id| orgs.iter().find(|o| o.id == id))
         .or_else(|| orgs.first())
         .cloned();
+    let two_factor_enabled = crate::two_factor::server::is_enabled(state, session.user_id).await?;
+    let two_factor_notices = if two_factor_enabled {
+        Vec::new()
+    } else {
+        sqlx::query_as::<_, (String,)>(
+            "SELECT o.name FROM two_factor_notices n JOIN organizations o ON o.id = n.org_id
+             JOIN memberships m ON m.org_id = n.org_id AND m.user_id = n.user_id
+             WHERE n.user_id = $1 ORDER BY o.name",
+        )
+        .bind(session.user_id)
+        .fetch_all(&state.db.pool)
+        .await?
+        .into_iter()
+        .map(|(name,)| name)
+        .collect()
+    };
     Ok(SessionInfo {
+        two_factor_enabled,
+        two_factor_notices,
         user_id: session.user_id,
         name: session.name.clone(),
         email: session.email.clone(),
@@ -216,7 +241,12 @@ pub async fn start_session(
         expires_at,
     )
     .await?;
-    set_cookie(state, &token, state.settings.session_absolute.as_secs());
+    set_cookie(
+        state,
+        SESSION_COOKIE,
+        &token,
+        state.settings.session_absolute.as_secs(),
+    );
     Ok(())
 }
 
@@ -231,19 +261,27 @@ pub async fn end_session(state: &AppState, meta: &RequestMeta) -> Result<(), App
         )
         .await?;
     }
-    set_cookie(state, "", 0);
+    set_cookie(state, SESSION_COOKIE, "", 0);
     Ok(())
 }
 
-fn set_cookie(state: &AppState, value: &str, max_age: u64) {
+/// The signed-in session of this request, or 401.
+pub async fn signed_in(state: &AppState) -> Result<(Session, RequestMeta), AppError> {
+    let meta = request_meta(state);
+    let session = authenticate(state, &meta)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    Ok((session, meta))
+}
+
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: u64) {
     let secure = if state.settings.secure_cookies {
         "; Secure"
     } else {
         ""
     };
-    let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    );
+    let cookie =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     if let (Some(response), Ok(value)) = (
         use_context::<leptos_axum::ResponseOptions>(),
         HeaderValue::from_str(&cookie),
@@ -274,21 +312,35 @@ impl Actor {
 }
 
 /// The signed-in member acting in `org_id`. Signed out: 401. Not a member of that
-/// organization: 404, as if it did not exist (no existence leaks across tenants).
+/// organization: 404, as if it did not exist (no existence leaks across tenants). A member
+/// the organization's 2FA policy shuts out: 403 `two_factor_required`.
 pub async fn org_actor(state: &AppState, org_id: i64) -> Result<Actor, AppError> {
-    let meta = request_meta(state);
-    let session = authenticate(state, &meta)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    let role = crate::orgs::server::membership(&state.db.pool, org_id, session.user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (session, meta) = signed_in(state).await?;
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        role: String,
+        #[sqlx(flatten)]
+        standing: StandingRow,
+    }
+    let row: Row = sqlx::query_as(&format!(
+        "SELECT m.role, {STANDING_COLUMNS}
+         FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 AND m.user_id = $2"
+    ))
+    .bind(org_id)
+    .bind(session.user_id)
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    if row.standing.compliance(state.now()) == Compliance::Blocked {
+        return Err(AppError::TwoFactorRequired);
+    }
     Ok(Actor {
         user_id: session.user_id,
         name: session.name,
         email: session.email,
         org_id,
-        role,
+        role: crate::orgs::server::role_of(&row.role)?,
         ip: meta.ip,
     })
 }

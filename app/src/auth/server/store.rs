@@ -164,3 +164,11 @@ pub async fn insert_user(
         Err(other) => Err(other.into()),
     }
 }
+
+pub async fn password_hash(state: &AppState, user_id: i64) -> Result<String, AppError> {
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Ok(hash)
+}

@@ -1,0 +1,118 @@
+//! Server functions of 2FA. The profile ones act on the signed-in user only; the policy ones
+//! are org-scoped and authorized through `org_actor` and the policy module.
+
+use super::model::{Enrollment, PolicyView, RecoveryCodes, TwoFactorStatus};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::server::{self as two_factor, policy},
+    crate::auth::server::{self as auth, org_actor, signed_in},
+    crate::state::from_context as state,
+};
+
+#[server(endpoint = "two_factor/status")]
+pub async fn get_two_factor_status() -> Result<TwoFactorStatus, AppError> {
+    let state = state()?;
+    let (session, _) = signed_in(&state).await?;
+    two_factor::status(&state, session.user_id).await
+}
+
+/// **Enable two-factor authentication**: a new secret to scan or type.
+#[server(endpoint = "two_factor/start")]
+pub async fn start_two_factor() -> Result<Enrollment, AppError> {
+    let state = state()?;
+    let (session, _) = signed_in(&state).await?;
+    two_factor::start(&state, session.user_id, &session.email).await
+}
+
+/// Turns 2FA on with a current code; answers the recovery codes, shown once.
+#[server(endpoint = "two_factor/confirm")]
+pub async fn confirm_two_factor(code: String) -> Result<RecoveryCodes, AppError> {
+    let state = state()?;
+    let (session, meta) = signed_in(&state).await?;
+    two_factor::confirm(&state, session.user_id, &code, meta.ip).await
+}
+
+#[server(endpoint = "two_factor/recovery_codes")]
+pub async fn regenerate_recovery_codes(code: String) -> Result<RecoveryCodes, AppError> {
+    let state = state()?;
+    let (session, meta) = signed_in(&state).await?;
+    two_factor::regenerate(&state, session.user_id, &code, meta.ip).await
+}
+
+/// Turns 2FA off: needs the password and a current code.
+#[server(endpoint = "two_factor/disable")]
+pub async fn disable_two_factor(password: String, code: String) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, meta) = signed_in(&state).await?;
+    let hash = auth::store::password_hash(&state, session.user_id).await?;
+    if !auth::password::verify(&state, &password, Some(hash)).await? {
+        return Err(AppError::invalid("password", "That is not your password."));
+    }
+    two_factor::disable(&state, session.user_id, &code, meta.ip).await
+}
+
+/// The second step of sign-in: a code from the app, or a recovery code.
+#[server(endpoint = "sign_in/second_factor")]
+pub async fn sign_in_second_factor(code: String) -> Result<(), AppError> {
+    let state = state()?;
+    let meta = auth::request_meta(&state);
+    let expired = || AppError::invalid("code", "This sign-in has expired. Sign in again.");
+    let token = meta.challenge_token.clone().ok_or_else(expired)?;
+    let (user_id, next) = two_factor::find_challenge(&state, &token)
+        .await?
+        .ok_or_else(expired)?;
+    two_factor::verify(&state, user_id, &code, true).await?;
+    two_factor::end_challenge(&state, &token).await?;
+    auth::set_cookie(&state, auth::CHALLENGE_COOKIE, "", 0);
+    auth::start_session(&state, &meta, user_id, None).await?;
+    crate::audit::record(
+        &state,
+        crate::audit::Event::new("user.sign_in_second_factor", format!("user:{user_id}"))
+            .actor(user_id)
+            .ip(meta.ip.clone()),
+    )
+    .await?;
+    leptos_axum::redirect(next.as_deref().unwrap_or("/"));
+    Ok(())
+}
+
+/// The Owner's panel for "Require two-factor authentication".
+#[server(endpoint = "org/two_factor")]
+pub async fn two_factor_policy(org_id: i64) -> Result<PolicyView, AppError> {
+    let state = state()?;
+    let actor = org_actor(&state, org_id).await?;
+    policy::view(&state, &actor).await
+}
+
+/// **Notify** the members without 2FA; answers how many.
+#[server(endpoint = "org/two_factor/notify")]
+pub async fn notify_two_factor(org_id: i64) -> Result<i64, AppError> {
+    let state = state()?;
+    let actor = org_actor(&state, org_id).await?;
+    policy::notify(&state, &actor).await
+}
+
+/// Applies or lifts the policy. `require` is the checkbox ("on" when ticked); `grace_days`
+/// 0–30, for applying.
+#[server(endpoint = "org/two_factor/set")]
+pub async fn set_two_factor_policy(
+    org_id: i64,
+    require: Option<String>,
+    grace_days: Option<String>,
+) -> Result<(), AppError> {
+    let state = state()?;
+    let actor = org_actor(&state, org_id).await?;
+    let grace_days = match grace_days.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(raw) => raw.parse::<i64>().map_err(|_| {
+            AppError::invalid(
+                "grace_days",
+                "The grace period is a number of days, 0 to 30.",
+            )
+        })?,
+    };
+    policy::set(&state, &actor, require.is_some(), grace_days).await
+}

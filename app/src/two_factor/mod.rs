@@ -1,0 +1,9 @@
+//! Two-factor authentication: TOTP enrollment and recovery codes on the profile page, the
+//! second step of sign-in, and the organization policy "Require two-factor authentication".
+
+pub mod api;
+pub mod model;
+pub mod views;
+
+#[cfg(feature = "ssr")]
+pub mod server;

@@ -1,0 +1,453 @@
+//! Server side of 2FA: enrollment, verification (window, replay, lockout), recovery codes,
+//! and the half-done sign-ins that wait for their second step.
+
+pub mod policy;
+pub mod totp;
+
+use super::model::{Enrollment, RecoveryCodes, TwoFactorStatus};
+use crate::error::AppError;
+use crate::state::AppState;
+use rand::{Rng, RngCore};
+
+/// Consecutive failed second-factor checks before checks pause...
+pub const MAX_FAILURES: i64 = 5;
+/// ...for this long.
+pub const LOCK_SECS: i64 = 15 * 60;
+/// How long a sign-in may wait between the password and the second step.
+pub const CHALLENGE_SECS: i64 = 5 * 60;
+pub const RECOVERY_CODE_COUNT: usize = 10;
+/// No 0/o, 1/l/i: recovery codes are read off paper.
+const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+const RECOVERY_LEN: usize = 10;
+
+#[derive(sqlx::FromRow)]
+struct TotpRow {
+    totp_secret: Option<String>,
+    totp_pending_secret: Option<String>,
+    totp_enabled_at: Option<i64>,
+    totp_last_step: i64,
+    second_factor_locked_until: i64,
+}
+
+async fn load(state: &AppState, user_id: i64) -> Result<TotpRow, AppError> {
+    sqlx::query_as(
+        "SELECT totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step,
+                second_factor_locked_until
+         FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or(AppError::Unauthenticated)
+}
+
+fn secret_context(user_id: i64) -> String {
+    format!("totp:{user_id}")
+}
+
+fn decrypt_secret(state: &AppState, user_id: i64, stored: &str) -> Result<Vec<u8>, AppError> {
+    state
+        .secret_key
+        .decrypt(stored, &secret_context(user_id))
+        .ok_or_else(|| {
+            tracing::error!(
+                user_id,
+                "a TOTP secret does not decrypt: was the server key changed?"
+            );
+            AppError::Internal
+        })
+}
+
+pub async fn is_enabled(state: &AppState, user_id: i64) -> Result<bool, AppError> {
+    Ok(load(state, user_id).await?.totp_enabled_at.is_some())
+}
+
+pub async fn status(state: &AppState, user_id: i64) -> Result<TwoFactorStatus, AppError> {
+    let row = load(state, user_id).await?;
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Ok(TwoFactorStatus {
+        enabled: row.totp_enabled_at.is_some(),
+        recovery_codes_left: left,
+        required_by: policy::orgs_requiring(state, user_id).await?,
+    })
+}
+
+/// Makes a new secret for the user to add to their app; 2FA is on only after [`confirm`].
+pub async fn start(state: &AppState, user_id: i64, email: &str) -> Result<Enrollment, AppError> {
+    if load(state, user_id).await?.totp_enabled_at.is_some() {
+        return Err(AppError::conflict(
+            "two_factor",
+            "Two-factor authentication is already on.",
+        ));
+    }
+    let mut secret = [0u8; totp::SECRET_BYTES];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let sealed = state.secret_key.encrypt(&secret, &secret_context(user_id));
+    sqlx::query("UPDATE users SET totp_pending_secret = $1 WHERE id = $2")
+        .bind(&sealed)
+        .bind(user_id)
+        .execute(&state.db.pool)
+        .await?;
+    let b32 = totp::base32(&secret);
+    let uri = totp::otpauth_uri(email, &b32);
+    Ok(Enrollment {
+        secret: totp::grouped(&b32),
+        qr_svg: totp::qr_svg(&uri).unwrap_or_default(),
+        otpauth_uri: uri,
+    })
+}
+
+/// Turns 2FA on when `code` is a current code of the pending secret; returns the recovery codes.
+pub async fn confirm(
+    state: &AppState,
+    user_id: i64,
+    code: &str,
+    ip: Option<String>,
+) -> Result<RecoveryCodes, AppError> {
+    let row = load(state, user_id).await?;
+    refuse_while_locked(state, &row)?;
+    if row.totp_enabled_at.is_some() {
+        return Err(AppError::conflict(
+            "two_factor",
+            "Two-factor authentication is already on.",
+        ));
+    }
+    let pending = row.totp_pending_secret.ok_or_else(|| {
+        AppError::invalid(
+            "code",
+            "Start again: choose Enable two-factor authentication.",
+        )
+    })?;
+    let secret = decrypt_secret(state, user_id, &pending)?;
+    let Some(step) = totp::matching_step(&secret, totp::DIGITS, &normalize(code), state.now(), 0)
+    else {
+        return Err(record_failure(state, user_id).await?);
+    };
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    // Only the pending secret that was checked becomes the secret (not one a concurrent
+    // Enable replaced in between).
+    let done = sqlx::query(
+        "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
+                totp_enabled_at = $1, totp_last_step = $2, second_factor_failures = 0,
+                second_factor_locked_until = 0
+         WHERE id = $3 AND totp_pending_secret = $4 AND totp_enabled_at IS NULL",
+    )
+    .bind(now)
+    .bind(step)
+    .bind(user_id)
+    .bind(&pending)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::conflict(
+            "two_factor",
+            "Two-factor setup changed in another window. Start again.",
+        ));
+    }
+    let codes = replace_recovery_codes(state, &mut tx, user_id).await?;
+    tx.commit().await?;
+    record_for_user(state, user_id, "user.two_factor_enabled", ip).await?;
+    Ok(codes)
+}
+
+/// Replaces the recovery codes; needs a current code from the app.
+pub async fn regenerate(
+    state: &AppState,
+    user_id: i64,
+    code: &str,
+    ip: Option<String>,
+) -> Result<RecoveryCodes, AppError> {
+    verify(state, user_id, code, false).await?;
+    let mut tx = state.db.pool.begin().await?;
+    let codes = replace_recovery_codes(state, &mut tx, user_id).await?;
+    tx.commit().await?;
+    record_for_user(state, user_id, "user.recovery_codes_regenerated", ip).await?;
+    Ok(codes)
+}
+
+/// Turns 2FA off (the caller has checked the password). Refused while an organization of
+/// the user requires 2FA.
+pub async fn disable(
+    state: &AppState,
+    user_id: i64,
+    code: &str,
+    ip: Option<String>,
+) -> Result<(), AppError> {
+    let requiring = policy::orgs_requiring(state, user_id).await?;
+    if !requiring.is_empty() {
+        return Err(AppError::conflict(
+            "two_factor",
+            format!(
+                "{} requires two-factor authentication, so it cannot be turned off while you are a member.",
+                requiring.join(", ")
+            ),
+        ));
+    }
+    verify(state, user_id, code, false).await?;
+    let mut tx = state.db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    record_for_user(state, user_id, "user.two_factor_disabled", ip).await
+}
+
+/// Checks a second factor: a current TOTP code, or (when `allow_recovery`) an unused recovery
+/// code, which is then gone. Five failures in a row lock checks for 15 minutes.
+pub async fn verify(
+    state: &AppState,
+    user_id: i64,
+    code: &str,
+    allow_recovery: bool,
+) -> Result<(), AppError> {
+    let row = load(state, user_id).await?;
+    refuse_while_locked(state, &row)?;
+    let stored = row
+        .totp_secret
+        .as_deref()
+        .ok_or_else(|| AppError::conflict("two_factor", "Two-factor authentication is not on."))?;
+    let code = normalize(code);
+    let accepted =
+        if code.len() == totp::DIGITS {
+            let secret = decrypt_secret(state, user_id, stored)?;
+            match totp::matching_step(
+                &secret,
+                totp::DIGITS,
+                &code,
+                state.now(),
+                row.totp_last_step,
+            ) {
+                // Moving the last step forward only if it is still behind: of two concurrent
+                // uses of one code, one wins.
+                Some(step) => sqlx::query(
+                    "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1",
+                )
+                .bind(step)
+                .bind(user_id)
+                .execute(&state.db.pool)
+                .await?
+                .rows_affected()
+                    == 1,
+                None => false,
+            }
+        } else if allow_recovery && code.len() == RECOVERY_LEN {
+            // Deleting is the check: a code can be used once, even by two requests at once.
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2")
+                .bind(user_id)
+                .bind(recovery_hash(state, user_id, &code))
+                .execute(&state.db.pool)
+                .await?
+                .rows_affected()
+                == 1
+        } else {
+            false
+        };
+    if !accepted {
+        return Err(record_failure(state, user_id).await?);
+    }
+    sqlx::query(
+        "UPDATE users SET second_factor_failures = 0, second_factor_locked_until = 0 WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(&state.db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Codes are typed with spaces or dashes, and recovery codes in any case.
+fn normalize(code: &str) -> String {
+    code.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn refuse_while_locked(state: &AppState, row: &TotpRow) -> Result<(), AppError> {
+    let now = state.now();
+    if row.second_factor_locked_until > now {
+        return Err(locked(row.second_factor_locked_until, now));
+    }
+    Ok(())
+}
+
+fn locked(until: i64, now: i64) -> AppError {
+    AppError::SecondFactorLocked {
+        until: crate::orgs::server::date_time(until),
+        retry_after_secs: (until - now).max(1) as u64,
+    }
+}
+
+/// Counts a failed check in one statement (concurrent failures all count) and returns the
+/// error to answer: the wrong code, or the lock the fifth failure starts.
+async fn record_failure(state: &AppState, user_id: i64) -> Result<AppError, AppError> {
+    let now = state.now();
+    // A lock that has run out starts a fresh count.
+    let (failures, locked_until): (i64, i64) = sqlx::query_as(
+        "UPDATE users SET
+            second_factor_failures = CASE
+                WHEN second_factor_locked_until <> 0 AND second_factor_locked_until <= $1 THEN 1
+                ELSE second_factor_failures + 1 END,
+            second_factor_locked_until = CASE
+                WHEN second_factor_locked_until <> 0 AND second_factor_locked_until <= $1 THEN 0
+                WHEN second_factor_failures + 1 >= $2 THEN $3
+                ELSE second_factor_locked_until END
+         WHERE id = $4
+         RETURNING second_factor_failures, second_factor_locked_until",
+    )
+    .bind(now)
+    .bind(MAX_FAILURES)
+    .bind(now + LOCK_SECS)
+    .bind(user_id)
+    .fetch_one(&state.db.pool)
+    .await?;
+    if locked_until > now {
+        crate::audit::record(
+            state,
+            crate::audit::Event::new("user.second_factor_locked", format!("user:{user_id}"))
+                .actor(user_id)
+                .details(serde_json::json!({ "failures": failures })),
+        )
+        .await?;
+        return Ok(locked(locked_until, now));
+    }
+    Ok(AppError::invalid(
+        "code",
+        format!(
+            "That code is not right. Use the current code from your authenticator app ({} tries left).",
+            MAX_FAILURES - failures
+        ),
+    ))
+}
+
+fn recovery_hash(state: &AppState, user_id: i64, code: &str) -> String {
+    state
+        .secret_key
+        .keyed_hash("recovery-code", &format!("{user_id}:{code}"))
+}
+
+async fn replace_recovery_codes(
+    state: &AppState,
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+) -> Result<RecoveryCodes, AppError> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let now = state.now();
+    let mut codes = Vec::with_capacity(RECOVERY_CODE_COUNT);
+    while codes.len() < RECOVERY_CODE_COUNT {
+        let raw: String = {
+            let mut rng = rand::rngs::OsRng;
+            (0..RECOVERY_LEN)
+                .map(|_| RECOVERY_ALPHABET[rng.gen_range(0..RECOVERY_ALPHABET.len())] as char)
+                .collect()
+        };
+        if codes.iter().any(|c: &String| normalize(c) == raw) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(user_id)
+        .bind(recovery_hash(state, user_id, &raw))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        codes.push(format!("{}-{}", &raw[..5], &raw[5..]));
+    }
+    Ok(RecoveryCodes { codes })
+}
+
+/// A user's own 2FA change, written to the audit log of each of their organizations (their
+/// admins see it there) and once without an organization.
+async fn record_for_user(
+    state: &AppState,
+    user_id: i64,
+    action: &'static str,
+    ip: Option<String>,
+) -> Result<(), AppError> {
+    let target = format!("user:{user_id}");
+    sqlx::query(
+        "INSERT INTO audit_events (org_id, actor_user_id, action, target, ip, details, created_at)
+         SELECT org_id, $1, $2, $3, $4, '{}', $5 FROM memberships WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(action)
+    .bind(&target)
+    .bind(&ip)
+    .bind(state.now())
+    .execute(&state.db.pool)
+    .await?;
+    crate::audit::record(
+        state,
+        crate::audit::Event::new(action, target)
+            .actor(user_id)
+            .ip(ip),
+    )
+    .await
+}
+
+/// A password-checked sign-in waiting for its second step: returns the token for its cookie.
+pub async fn start_challenge(
+    state: &AppState,
+    user_id: i64,
+    next: Option<&str>,
+) -> Result<String, AppError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let now = state.now();
+    // Only the newest half-done sign-in of a user counts; stale ones go.
+    sqlx::query("DELETE FROM sign_in_challenges WHERE user_id = $1 OR expires_at <= $2")
+        .bind(user_id)
+        .bind(now)
+        .execute(&state.db.pool)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sign_in_challenges (id_hash, user_id, next_path, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(crate::auth::server::token_hash(&token))
+    .bind(user_id)
+    .bind(next)
+    .bind(now + CHALLENGE_SECS)
+    .execute(&state.db.pool)
+    .await?;
+    Ok(token)
+}
+
+/// The user and `next` of a live challenge.
+pub async fn find_challenge(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(i64, Option<String>)>, AppError> {
+    let row: Option<(i64, Option<String>, i64)> = sqlx::query_as(
+        "SELECT user_id, next_path, expires_at FROM sign_in_challenges WHERE id_hash = $1",
+    )
+    .bind(crate::auth::server::token_hash(token))
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row
+        .filter(|(_, _, expires_at)| *expires_at > state.now())
+        .map(|(user_id, next, _)| (user_id, next)))
+}
+
+pub async fn end_challenge(state: &AppState, token: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM sign_in_challenges WHERE id_hash = $1")
+        .bind(crate::auth::server::token_hash(token))
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,323 @@
+//! The organization policy "Require two-factor authentication": who complies, the Owner's
+//! panel, Notify, and applying or lifting the policy.
+
+use crate::auth::server::Actor;
+use crate::error::AppError;
+use crate::orgs::server::{date_time, lock_org};
+use crate::policy::{authorize, Action};
+use crate::state::AppState;
+use crate::two_factor::model::{
+    Compliance, MemberWithout, PolicyView, MAX_GRACE_DAYS, WITHOUT_SHOWN,
+};
+
+const DAY_SECS: i64 = 24 * 3600;
+
+/// The organization's side of the policy and the member's side, as stored.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyInputs {
+    pub required: bool,
+    pub since: Option<i64>,
+    pub deadline: Option<i64>,
+    pub member_since: i64,
+    pub has_two_factor: bool,
+}
+
+/// The columns [`PolicyInputs`] come from, for queries that join a membership with its
+/// organization and user.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StandingRow {
+    pub require_two_factor: i64,
+    pub two_factor_since: Option<i64>,
+    pub two_factor_deadline: Option<i64>,
+    pub member_since: i64,
+    pub totp_enabled_at: Option<i64>,
+}
+
+/// Select list for [`StandingRow`], with memberships `m`, organizations `o`, users `u`.
+pub const STANDING_COLUMNS: &str =
+    "o.require_two_factor, o.two_factor_since, o.two_factor_deadline, \
+     m.created_at AS member_since, u.totp_enabled_at";
+
+impl StandingRow {
+    pub fn compliance(&self, now: i64) -> Compliance {
+        compliance(
+            PolicyInputs {
+                required: self.require_two_factor == 1,
+                since: self.two_factor_since,
+                deadline: self.two_factor_deadline,
+                member_since: self.member_since,
+                has_two_factor: self.totp_enabled_at.is_some(),
+            },
+            now,
+        )
+    }
+}
+
+/// Where a member stands. Members who joined after the policy was applied get no grace
+/// period: they set up 2FA before their first access.
+pub fn compliance(p: PolicyInputs, now: i64) -> Compliance {
+    if !p.required {
+        return Compliance::NotRequired;
+    }
+    if p.has_two_factor {
+        return Compliance::Compliant;
+    }
+    let joined_after = p.since.is_some_and(|since| p.member_since >= since);
+    match p.deadline {
+        Some(deadline) if deadline > now && !joined_after => Compliance::Grace {
+            deadline: date_time(deadline),
+        },
+        _ => Compliance::Blocked,
+    }
+}
+
+/// Names of the user's organizations that require 2FA.
+pub async fn orgs_requiring(state: &AppState, user_id: i64) -> Result<Vec<String>, AppError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT o.name FROM memberships m JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = $1 AND o.require_two_factor = 1 ORDER BY o.name",
+    )
+    .bind(user_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+async fn org_policy(state: &AppState, org_id: i64) -> Result<(bool, Option<i64>), AppError> {
+    let (required, deadline): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT require_two_factor, two_factor_deadline FROM organizations WHERE id = $1",
+    )
+    .bind(org_id)
+    .fetch_one(&state.db.pool)
+    .await?;
+    Ok((required == 1, deadline))
+}
+
+pub async fn view(state: &AppState, actor: &Actor) -> Result<PolicyView, AppError> {
+    authorize(actor.role, Action::ManageOrganization)?;
+    let (required, deadline) = org_policy(state, actor.org_id).await?;
+    let (without_count, notified_count): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(n.user_id)
+         FROM memberships m JOIN users u ON u.id = m.user_id
+         LEFT JOIN two_factor_notices n ON n.user_id = m.user_id AND n.org_id = m.org_id
+         WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL",
+    )
+    .bind(actor.org_id)
+    .fetch_one(&state.db.pool)
+    .await?;
+    let without = sqlx::query_as::<_, (String, String)>(
+        "SELECT u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL
+             ORDER BY m.member_name, m.user_id LIMIT $2",
+    )
+    .bind(actor.org_id)
+    .bind(WITHOUT_SHOWN)
+    .fetch_all(&state.db.pool)
+    .await?
+    .into_iter()
+    .map(|(name, email)| MemberWithout { name, email })
+    .collect();
+    Ok(PolicyView {
+        required,
+        deadline: deadline.filter(|d| *d > state.now()).map(date_time),
+        can_manage: true,
+        viewer_has_two_factor: super::is_enabled(state, actor.user_id).await?,
+        without_count,
+        without,
+        notified_count,
+    })
+}
+
+/// Tells every member without 2FA: an in-app notice always, an email when SMTP is set up.
+/// Returns how many members were notified.
+pub async fn notify(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
+    authorize(actor.role, Action::ManageOrganization)?;
+    let now = state.now();
+    let done = sqlx::query(
+        "INSERT INTO two_factor_notices (user_id, org_id, created_at)
+         SELECT m.user_id, m.org_id, $2 FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL
+         ON CONFLICT (user_id, org_id) DO UPDATE SET created_at = excluded.created_at",
+    )
+    .bind(actor.org_id)
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
+    let count = done.rows_affected() as i64;
+    if state.mailer.is_some() {
+        // Email goes out in the background, a page of members at a time: an organization of
+        // 100,000 should not hold the request open.
+        let state = state.clone();
+        let org_id = actor.org_id;
+        tokio::spawn(async move {
+            if let Err(err) = email_members_without(&state, org_id).await {
+                tracing::error!(?err, org_id, "emailing the 2FA notice stopped");
+            }
+        });
+    }
+    crate::audit::record(
+        state,
+        actor
+            .event("org.two_factor_notified", format!("org:{}", actor.org_id))
+            .details(serde_json::json!({ "members": count })),
+    )
+    .await?;
+    Ok(count)
+}
+
+async fn email_members_without(state: &AppState, org_id: i64) -> Result<(), AppError> {
+    let Some(mailer) = &state.mailer else {
+        return Ok(());
+    };
+    let (org_name,): (String,) = sqlx::query_as("SELECT name FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    let link = format!("{}/profile#two-factor", state.base_url());
+    let mut after = (String::new(), 0i64);
+    loop {
+        let page: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT m.user_id, m.member_name, u.name, u.email
+             FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL
+               AND (m.member_name, m.user_id) > ($2, $3)
+             ORDER BY m.member_name, m.user_id LIMIT 200",
+        )
+        .bind(org_id)
+        .bind(&after.0)
+        .bind(after.1)
+        .fetch_all(&state.db.pool)
+        .await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = (last.1.clone(), last.0);
+        for (_, _, name, email) in &page {
+            let body = format!(
+                "Hello {name},\n\n{org_name} asks every member to turn on two-factor authentication.\n\
+                 Turn it on in your Gatehouse profile:\n\n{link}\n"
+            );
+            if let Err(err) = mailer
+                .send(
+                    name,
+                    email,
+                    &format!("{org_name}: turn on two-factor authentication"),
+                    body,
+                )
+                .await
+            {
+                tracing::warn!(?err, "a 2FA notice email was not sent");
+            }
+        }
+    }
+}
+
+/// Applies (with a grace period of 0–30 days) or lifts the policy. Only an Owner with 2FA on.
+pub async fn set(
+    state: &AppState,
+    actor: &Actor,
+    required: bool,
+    grace_days: i64,
+) -> Result<(), AppError> {
+    authorize(actor.role, Action::ManageOrganization)?;
+    if !super::is_enabled(state, actor.user_id).await? {
+        return Err(AppError::TwoFactorRequired);
+    }
+    if !(0..=MAX_GRACE_DAYS).contains(&grace_days) {
+        return Err(AppError::invalid(
+            "grace_days",
+            format!("The grace period is 0 to {MAX_GRACE_DAYS} days."),
+        ));
+    }
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    lock_org(&mut tx, actor.org_id).await?;
+    let (without,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL",
+    )
+    .bind(actor.org_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let event = if required {
+        let deadline = now + grace_days * DAY_SECS;
+        sqlx::query(
+            "UPDATE organizations SET require_two_factor = 1, two_factor_since = $1,
+                    two_factor_deadline = $2 WHERE id = $3",
+        )
+        .bind(now)
+        .bind(deadline)
+        .bind(actor.org_id)
+        .execute(&mut *tx)
+        .await?;
+        actor
+            .event("org.two_factor_required", format!("org:{}", actor.org_id))
+            .details(serde_json::json!({
+                "grace_days": grace_days,
+                "deadline": date_time(deadline),
+                "members_without_two_factor": without,
+            }))
+    } else {
+        sqlx::query(
+            "UPDATE organizations SET require_two_factor = 0, two_factor_since = NULL,
+                    two_factor_deadline = NULL WHERE id = $1",
+        )
+        .bind(actor.org_id)
+        .execute(&mut *tx)
+        .await?;
+        actor.event(
+            "org.two_factor_not_required",
+            format!("org:{}", actor.org_id),
+        )
+    };
+    tx.commit().await?;
+    crate::audit::record(state, event).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(has: bool, deadline: i64, member_since: i64) -> PolicyInputs {
+        PolicyInputs {
+            required: true,
+            since: Some(1000),
+            deadline: Some(deadline),
+            member_since,
+            has_two_factor: has,
+        }
+    }
+
+    #[test]
+    fn grace_period_then_blocked_and_no_grace_for_later_members() {
+        let now = 2000;
+        assert_eq!(
+            compliance(
+                PolicyInputs {
+                    required: false,
+                    ..inputs(false, 0, 0)
+                },
+                now
+            ),
+            Compliance::NotRequired
+        );
+        assert_eq!(
+            compliance(inputs(true, 5000, 0), now),
+            Compliance::Compliant
+        );
+        assert!(matches!(
+            compliance(inputs(false, 5000, 500), now),
+            Compliance::Grace { .. }
+        ));
+        assert_eq!(
+            compliance(inputs(false, 2000, 500), now),
+            Compliance::Blocked,
+            "at the deadline"
+        );
+        assert_eq!(
+            compliance(inputs(false, 5000, 1500), now),
+            Compliance::Blocked,
+            "joined after"
+        );
+    }
+}

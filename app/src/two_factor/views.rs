@@ -1,0 +1,344 @@
+//! 2FA in the interface: the profile panel, the second step of sign-in, the Owner's policy
+//! panel in Organization settings, the grace-period banner, and the page non-compliant
+//! members get instead of their organization's pages.
+
+use super::api::{
+    get_two_factor_status, two_factor_policy, ConfirmTwoFactor, DisableTwoFactor, NotifyTwoFactor,
+    RegenerateRecoveryCodes, SetTwoFactorPolicy, StartTwoFactor,
+};
+use super::model::{Compliance, Enrollment, PolicyView, MAX_GRACE_DAYS};
+use crate::auth::model::SessionInfo;
+use crate::forms::{field_error, general_error, Field};
+use crate::layout::AuthActions;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+/// Recovery codes just made, kept above the page so that refreshing the session (which
+/// re-renders the page) does not lose them before the user has saved them.
+#[derive(Clone, Copy)]
+pub struct FreshRecoveryCodes(pub RwSignal<Option<Vec<String>>>);
+
+pub fn provide_fresh_codes() {
+    provide_context(FreshRecoveryCodes(RwSignal::new(None)));
+}
+
+/// The profile panel "Two-factor authentication".
+#[component]
+pub fn TwoFactorPanel() -> impl IntoView {
+    let auth = expect_context::<AuthActions>();
+    let fresh = expect_context::<FreshRecoveryCodes>().0;
+    let start = ServerAction::<StartTwoFactor>::new();
+    let confirm = ServerAction::<ConfirmTwoFactor>::new();
+    let regenerate = ServerAction::<RegenerateRecoveryCodes>::new();
+    let disable = ServerAction::<DisableTwoFactor>::new();
+    // Turning 2FA on or off changes what the session says (banner, access to organizations).
+    Effect::new(move |_| {
+        if let Some(Ok(codes)) = confirm.value().get() {
+            fresh.set(Some(codes.codes));
+            auth.refresh_session();
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(codes)) = regenerate.value().get() {
+            fresh.set(Some(codes.codes));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = disable.value().get() {
+            auth.refresh_session();
+        }
+    });
+    let status = Resource::new(
+        move || {
+            (
+                confirm.version().get(),
+                regenerate.version().get(),
+                disable.version().get(),
+            )
+        },
+        |_| get_two_factor_status(),
+    );
+    view! {
+        <section class="card" id="two-factor" aria-labelledby="two-factor-title">
+            <h2 id="two-factor-title">"Two-factor authentication"</h2>
+            {move || fresh.get().map(|codes| view! { <RecoveryCodesShown codes/> })}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(s) if s.enabled => view! {
+                            <p><span class="badge ok">"On"</span> " Two-factor authentication is on. Sign-in asks for a code from your authenticator app."</p>
+                            <p class="muted" data-testid="recovery-left">{format!("{} recovery codes left.", s.recovery_codes_left)}</p>
+                            <h3>"Recovery codes"</h3>
+                            <ActionForm action=regenerate>
+                                <p class="muted">"New codes replace all the old ones."</p>
+                                <Field label="Authentication code" name="code" id="regenerate-code" autocomplete="one-time-code" inputmode="numeric" error=field_error(regenerate.value(), "code")/>
+                                <p class="form-error" role="alert">{move || general_error(regenerate.value(), &["code"]).get()}</p>
+                                <button type="submit" class="button secondary">"Regenerate recovery codes"</button>
+                            </ActionForm>
+                            <h3>"Turn off"</h3>
+                            {(!s.required_by.is_empty()).then(|| view! {
+                                <p class="muted">{format!("{} requires two-factor authentication: it cannot be turned off while you are a member.", s.required_by.join(", "))}</p>
+                            })}
+                            <ActionForm action=disable>
+                                <Field label="Password" name="password" id="disable-password" kind="password" autocomplete="current-password" error=field_error(disable.value(), "password")/>
+                                <Field label="Authentication code" name="code" id="disable-code" autocomplete="one-time-code" inputmode="numeric" error=field_error(disable.value(), "code")/>
+                                <p class="form-error" role="alert">{move || general_error(disable.value(), &["password", "code"]).get()}</p>
+                                <button type="submit" class="button danger">"Turn off two-factor authentication"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        Ok(s) => view! {
+                            {(!s.required_by.is_empty()).then(|| view! {
+                                <p class="notice warn" role="status">{format!("{} requires two-factor authentication.", s.required_by.join(", "))}</p>
+                            })}
+                            <p>"Protect your account with a code from an authenticator app (Google Authenticator, 1Password, Authy…) in addition to your password."</p>
+                            {move || match start.value().get() {
+                                Some(Ok(enrollment)) => view! { <Enroll enrollment confirm/> }.into_any(),
+                                other => view! {
+                                    <ActionForm action=start>
+                                        <p class="form-error" role="alert">{other.and_then(|r| r.err()).map(|e| e.to_string())}</p>
+                                        <button type="submit" class="button">"Enable two-factor authentication"</button>
+                                    </ActionForm>
+                                }.into_any(),
+                            }}
+                        }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Enroll(enrollment: Enrollment, confirm: ServerAction<ConfirmTwoFactor>) -> impl IntoView {
+    view! {
+        <ol class="steps">
+            <li>
+                <p>"Scan this QR code with your authenticator app…"</p>
+                <div class="qr" role="img" aria-label="QR code for your authenticator app" inner_html=enrollment.qr_svg></div>
+                <p>"…or enter this key by hand:"</p>
+                <p><code class="secret" data-testid="totp-secret">{enrollment.secret}</code></p>
+            </li>
+            <li>
+                <ActionForm action=confirm>
+                    <Field label="Enter the 6-digit code your app shows" name="code" id="enroll-code" autocomplete="one-time-code" inputmode="numeric" error=field_error(confirm.value(), "code")/>
+                    <p class="form-error" role="alert">{move || general_error(confirm.value(), &["code"]).get()}</p>
+                    <button type="submit" class="button">"Turn on"</button>
+                </ActionForm>
+            </li>
+        </ol>
+    }
+}
+
+/// The recovery codes, once, with copy and download.
+#[component]
+fn RecoveryCodesShown(codes: Vec<String>) -> impl IntoView {
+    let fresh = expect_context::<FreshRecoveryCodes>().0;
+    let text = codes.join("\n");
+    // The codes are [a-z0-9-] only: a newline is the one character to encode.
+    let download = format!("data:text/plain;charset=utf-8,{}", codes.join("%0A"));
+    let copied = RwSignal::new(false);
+    view! {
+        <div class="notice" role="status" data-testid="recovery-codes">
+            <p><strong>"Save your recovery codes now."</strong>
+               " Each works once, in place of a code from your app, if you lose your phone. They are not shown again."</p>
+            <ul class="codes mono">
+                {codes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
+            </ul>
+            <div class="row">
+                <button type="button" class="button secondary" on:click=move |_| {
+                    let _ = window().navigator().clipboard().write_text(&text);
+                    copied.set(true);
+                }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+                <a class="button secondary" href=download download="gatehouse-recovery-codes.txt">"Download"</a>
+                <button type="button" class="button" on:click=move |_| fresh.set(None)>"I have saved them"</button>
+            </div>
+        </div>
+    }
+}
+
+/// The second step of sign-in.
+#[component]
+pub fn SecondStepPage() -> impl IntoView {
+    let action = expect_context::<AuthActions>().second_factor;
+    let general = general_error(action.value(), &["code"]);
+    view! {
+        <Title text="Two-factor authentication"/>
+        <section class="card narrow">
+            <h1>"Two-factor authentication"</h1>
+            <ActionForm action=action>
+                <Field label="Authentication code" name="code" autocomplete="one-time-code" inputmode="numeric" error=field_error(action.value(), "code")/>
+                <p class="hint">"The 6-digit code from your authenticator app, or one of your recovery codes."</p>
+                <p class="form-error" role="alert">{general}</p>
+                <button type="submit" class="button" disabled=move || action.pending().get()>"Verify"</button>
+            </ActionForm>
+            <p class="muted"><A href="/signin">"Start again"</A></p>
+        </section>
+    }
+}
+
+/// The banner of the current organization's policy: the deadline during the grace period,
+/// or the Owner's request (Notify).
+#[component]
+pub fn TwoFactorBanner(info: SessionInfo) -> impl IntoView {
+    let grace = info.current_org.as_ref().and_then(|o| match &o.two_factor {
+        Compliance::Grace { deadline } => Some(format!(
+            "{} requires two-factor authentication. Turn it on before {deadline} to keep access.",
+            o.name
+        )),
+        _ => None,
+    });
+    let asked = (!info.two_factor_enabled && !info.two_factor_notices.is_empty()).then(|| {
+        format!(
+            "{} asks you to turn on two-factor authentication.",
+            info.two_factor_notices.join(", ")
+        )
+    });
+    grace.or(asked).map(|message| {
+        view! {
+            <div class="banner" role="status" data-testid="two-factor-banner">
+                {message} " " <A href="/profile#two-factor">"Set up two-factor authentication"</A>
+            </div>
+        }
+    })
+}
+
+/// What a non-compliant member gets instead of an organization page: a 403 page, and in the
+/// browser a move to their profile's 2FA setup.
+#[component]
+pub fn TwoFactorRequiredPage(org_name: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::FORBIDDEN);
+    }
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| navigate("/profile?setup=two-factor#two-factor", Default::default()));
+    view! {
+        <Title text="Two-factor authentication required"/>
+        <section class="card narrow" data-testid="two-factor-required">
+            <h1>"Two-factor authentication required"</h1>
+            <p>{org_name} " requires two-factor authentication. Turn it on to continue; your membership is kept."</p>
+            <A href="/profile#two-factor" attr:class="button">"Set up two-factor authentication"</A>
+        </section>
+    }
+}
+
+/// The Owner's panel: "Require two-factor authentication", the members without it, Notify.
+#[component]
+pub fn SecurityPanel(org_id: i64) -> impl IntoView {
+    let notify = ServerAction::<NotifyTwoFactor>::new();
+    let set = ServerAction::<SetTwoFactorPolicy>::new();
+    let policy = Resource::new(
+        move || (notify.version().get(), set.version().get()),
+        move |_| two_factor_policy(org_id),
+    );
+    view! {
+        <section class="card" aria-labelledby="security-title">
+            <h2 id="security-title">"Security"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match policy.await {
+                        Ok(p) => view! { <PolicyForm org_id policy=p notify set/> }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn PolicyForm(
+    org_id: i64,
+    policy: PolicyView,
+    notify: ServerAction<NotifyTwoFactor>,
+    set: ServerAction<SetTwoFactorPolicy>,
+) -> impl IntoView {
+    let wanted = RwSignal::new(policy.required);
+    let grace = RwSignal::new("7".to_string());
+    let confirming = RwSignal::new(false);
+    let required = policy.required;
+    let count = policy.without_count;
+    let may_change = policy.viewer_has_two_factor;
+    let status = if required {
+        match &policy.deadline {
+            Some(deadline) => format!("Two-factor authentication is required. Members without it keep access until {deadline}."),
+            None => "Two-factor authentication is required of every member.".to_string(),
+        }
+    } else {
+        "Members may sign in with a password alone.".to_string()
+    };
+    let without_list = policy
+        .without
+        .iter()
+        .map(|m| view! { <li>{m.name.clone()} " " <span class="muted">{m.email.clone()}</span></li> })
+        .collect_view();
+    let notified = policy.notified_count;
+    view! {
+        <p data-testid="policy-status">{status}</p>
+        {(!may_change).then(|| view! {
+            <p class="notice warn">"Only an Owner who has two-factor authentication on may change this. "
+               <A href="/profile#two-factor">"Turn it on in your profile"</A> "."</p>
+        })}
+        <label class="checkbox">
+            <input type="checkbox" id="require-two-factor" prop:checked=move || wanted.get() disabled=!may_change
+                on:change=move |ev| { wanted.set(event_target_checked(&ev)); confirming.set(false); }/>
+            " Require two-factor authentication"
+        </label>
+        <div class="members-without">
+            <p data-testid="without-count">{format!("{count} member{} without two-factor authentication{}.", if count == 1 { "" } else { "s" }, if notified > 0 { format!(" ({notified} notified)") } else { String::new() })}</p>
+            {(count > 0).then(|| view! {
+                <ul class="plain">{without_list}</ul>
+                <ActionForm action=notify attr:class="inline">
+                    <input type="hidden" name="org_id" value=org_id.to_string()/>
+                    <button type="submit" class="button secondary">"Notify"</button>
+                </ActionForm>
+                {move || notify.value().get().map(|r| match r {
+                    Ok(n) => view! { <p class="notice" role="status">{format!("Notified {n} member{}.", if n == 1 { "" } else { "s" })}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                })}
+            })}
+        </div>
+        {move || (wanted.get() && !required && !confirming.get()).then(|| view! {
+            <div class="field">
+                <label for="grace-days">"Grace period (days, 0–30)"</label>
+                <input id="grace-days" type="number" min="0" max=MAX_GRACE_DAYS.to_string() prop:value=move || grace.get()
+                    on:input=move |ev| grace.set(event_target_value(&ev))/>
+            </div>
+            <button type="button" class="button" on:click=move |_| confirming.set(true)>"Apply"</button>
+        })}
+        {move || (wanted.get() && !required && confirming.get()).then(|| {
+            let days = grace.get();
+            let when = match days.trim() {
+                "0" | "" => "at once".to_string(),
+                "1" => "after 1 day".to_string(),
+                d => format!("after {d} days"),
+            };
+            view! {
+                <div class="confirm" role="alertdialog" aria-labelledby="confirm-require">
+                    <p id="confirm-require"><strong>{format!(
+                        "Require two-factor authentication? {count} member{} without it will lose access {when}, until they turn it on.",
+                        if count == 1 { "" } else { "s" }
+                    )}</strong></p>
+                    <ActionForm action=set>
+                        <input type="hidden" name="org_id" value=org_id.to_string()/>
+                        <input type="hidden" name="require" value="on"/>
+                        <input type="hidden" name="grace_days" value=days/>
+                        <p class="form-error" role="alert">{move || general_error(set.value(), &[]).get()}</p>
+                        <button type="submit" class="button">"Require two-factor authentication"</button>
+                        " "
+                        <button type="button" class="button secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    </ActionForm>
+                </div>
+            }
+        })}
+        {move || (!wanted.get() && required).then(|| view! {
+            <ActionForm action=set>
+                <input type="hidden" name="org_id" value=org_id.to_string()/>
+                <p class="form-error" role="alert">{move || general_error(set.value(), &[]).get()}</p>
+                <button type="submit" class="button danger">"Stop requiring two-factor authentication"</button>
+            </ActionForm>
+        })}
+    }
+}

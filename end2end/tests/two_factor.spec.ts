@@ -1,0 +1,140 @@
+import { Browser, expect, Page, test } from '@playwright/test';
+import { createHmac } from 'node:crypto';
+import { failOnPageErrors, open, PASSWORD, signUp, uniqueEmail } from './helpers';
+
+/** RFC 4648 base32, as the profile page shows the secret (spaces allowed). */
+function base32Decode(text: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const value = alphabet.indexOf(ch);
+    if (value < 0) throw new Error(`not base32: ${text}`);
+    bits += value.toString(2).padStart(5, '0');
+  }
+  const bytes: number[] = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/** The 6-digit TOTP (RFC 6238, SHA-1, 30 s) of `secret` at `unixSeconds`: what a phone shows. */
+function totp(secret: Buffer, unixSeconds: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const binary = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return binary.toString().padStart(6, '0');
+}
+
+const now = () => Date.now() / 1000;
+
+/** Profile → Enable two-factor authentication → code → Turn on. Returns the secret and codes. */
+async function enroll(page: Page): Promise<{ secret: Buffer; codes: string[] }> {
+  await open(page, '/profile');
+  await page.getByRole('button', { name: 'Enable two-factor authentication' }).click();
+  await expect(page.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+  const secret = base32Decode(await page.getByTestId('totp-secret').innerText());
+  await page.getByLabel('Enter the 6-digit code your app shows').fill(totp(secret, now()));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  const shown = page.getByTestId('recovery-codes');
+  await expect(shown.getByRole('listitem')).toHaveCount(10);
+  const codes = await shown.getByRole('listitem').allInnerTexts();
+  await expect(page.getByText('Two-factor authentication is on.')).toBeVisible();
+  await expect(shown.getByRole('link', { name: 'Download' })).toHaveAttribute('download', 'gatehouse-recovery-codes.txt');
+  return { secret, codes };
+}
+
+async function signInWithSecondStep(page: Page, email: string, code: string): Promise<void> {
+  await open(page, '/signin');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/signin\/two-factor$/);
+  await expect(page.getByRole('heading', { name: 'Two-factor authentication' })).toBeVisible();
+  await page.getByLabel('Authentication code').fill(code);
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expect(page.getByTestId('org-name')).toBeVisible();
+}
+
+async function signOut(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+}
+
+test('a user enrolls in 2FA, then signs in with a code and with a recovery code', async ({ page }) => {
+  failOnPageErrors(page);
+  const email = uniqueEmail('totp');
+  await signUp(page, 'Tomas Totp', email, 'Second Factor Inc');
+  await expect(page.getByTestId('org-name')).toHaveText('Second Factor Inc');
+
+  const { secret, codes } = await enroll(page);
+  await page.screenshot({ path: 'test-results/two-factor-enrolled.png', fullPage: true });
+  await page.getByRole('button', { name: 'I have saved them' }).click();
+  await expect(page.getByTestId('recovery-codes')).toHaveCount(0);
+
+  await signOut(page);
+  // The enrollment used the current step; the next step's code is accepted (t+1) and new.
+  await signInWithSecondStep(page, email, totp(secret, now() + 30));
+  await expect(page.getByTestId('org-name')).toHaveText('Second Factor Inc');
+
+  await signOut(page);
+  await signInWithSecondStep(page, email, codes[0]);
+  await open(page, '/profile');
+  await expect(page.getByTestId('recovery-left')).toHaveText('9 recovery codes left.');
+});
+
+async function acceptInNewBrowser(browser: Browser, link: string, name: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  failOnPageErrors(page);
+  await open(page, new URL(link).pathname);
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Accept invitation' }).click();
+  await expect(page.getByTestId('org-name')).toBeVisible();
+  return page;
+}
+
+test('an Owner requires 2FA and a member without it is sent to 2FA setup', async ({ page, browser }) => {
+  failOnPageErrors(page);
+  await signUp(page, 'Olivia Owner', uniqueEmail('policy-owner'), 'Strict Org');
+  await expect(page.getByTestId('org-name')).toHaveText('Strict Org');
+
+  // Invite a member, who accepts in another browser.
+  await open(page, '/members');
+  await page.getByRole('button', { name: 'New user' }).click();
+  const form = page.locator('section', { has: page.getByRole('heading', { name: 'New user' }) });
+  await form.getByLabel('Name', { exact: true }).fill('Max Member');
+  await form.getByLabel('Email', { exact: true }).fill(uniqueEmail('policy-member'));
+  await form.getByRole('radio', { name: /^User —/ }).check();
+  await form.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByLabel('Invitation link').inputValue();
+  const member = await acceptInNewBrowser(browser, link, 'Max Member');
+
+  // Without 2FA of her own, the Owner cannot change the policy.
+  await open(page, '/settings');
+  await expect(page.getByRole('checkbox', { name: 'Require two-factor authentication' })).toBeDisabled();
+  await enroll(page);
+
+  await open(page, '/settings');
+  await expect(page.getByTestId('without-count')).toHaveText('1 member without two-factor authentication.');
+  await page.getByRole('button', { name: 'Notify' }).click();
+  await expect(page.getByText('Notified 1 member.')).toBeVisible();
+  await page.getByRole('checkbox', { name: 'Require two-factor authentication' }).check();
+  await page.getByLabel('Grace period (days, 0–30)').fill('0');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByRole('alertdialog')).toContainText('1 member without it will lose access at once');
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Require two-factor authentication' }).click();
+  await expect(page.getByTestId('policy-status')).toHaveText('Two-factor authentication is required of every member.');
+  await page.screenshot({ path: 'test-results/two-factor-policy.png', fullPage: true });
+
+  // The member is sent from the organization's pages to their 2FA setup.
+  await open(member, '/members').catch(() => undefined);
+  await expect(member).toHaveURL(/\/profile/);
+  await expect(member.getByRole('button', { name: 'Enable two-factor authentication' })).toBeVisible();
+  await expect(member.getByText('Strict Org requires two-factor authentication.')).toBeVisible();
+  // Turning it on opens the organization again at once.
+  await enroll(member);
+  await open(member, '/members');
+  await expect(member.getByRole('cell', { name: 'Max Member' })).toBeVisible();
+});
