@@ -128,7 +128,8 @@ fn ProvideSession(
 
 /// Renders `page` with the signed-in session; sends everyone else to Sign in. A member whom
 /// the current organization's 2FA policy shuts out gets the "required" page instead, unless
-/// `any_standing` (the profile, where they set 2FA up).
+/// `any_standing` (the profile, where they set 2FA up; keep `PAGES_OPEN_TO_ALL` in
+/// `server/src/two_factor_gate.rs` in step).
 #[component]
 pub fn SignedIn<F, V>(page: F, #[prop(optional)] any_standing: bool) -> impl IntoView
 where

@@ -8,6 +8,8 @@ pub mod billing;
 pub mod domain;
 pub mod error;
 pub mod forms;
+pub mod groups;
+pub mod integrations;
 pub mod invitations;
 pub mod layout;
 pub mod members;
@@ -28,7 +30,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::path;
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -66,11 +68,9 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "Gatehouse".to_string() } else { format!("{page} · Gatehouse") }/>
         <Router>
             // One parent route renders the shell: the session is awaited once there, for the
-            // top bar and the page (see layout::WithSession). Rendered whole before the first
-            // byte (SsrMode::Async): a page's status (403, redirects) is then always the one
-            // it set; streamed, it could race with the headers.
+            // top bar and the page (see layout::WithSession).
             <Routes fallback=|| view! { <layout::WithSession><pages::NotFound/></layout::WithSession> }>
-                <ParentRoute path=path!("") view=layout::AppLayout ssr=SsrMode::Async>
+                <ParentRoute path=path!("") view=layout::AppLayout>
                     <Route path=path!("/") view=pages::Home/>
                     <Route path=path!("/signin") view=auth::views::SignInPage/>
                     <Route path=path!("/signup") view=auth::views::SignUpPage/>
@@ -78,7 +78,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/members") view=members::views::MembersPage/>
                     <Route path=path!("/invite/:token") view=invitations::views::AcceptPage/>
                     <Route path=path!("/audit") view=audit::views::AuditPage/>
-                    <Route path=path!("/groups") view=pages::GroupsPage/>
+                    <Route path=path!("/groups") view=groups::views::GroupsPage/>
+                    <Route path=path!("/groups/:id") view=groups::views::GroupPage/>
                     <Route path=path!("/settings") view=orgs::views::SettingsPage/>
                     <Route path=path!("/profile") view=pages::ProfilePage/>
                 </ParentRoute>

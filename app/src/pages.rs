@@ -39,20 +39,6 @@ pub fn Home() -> impl IntoView {
 }
 
 #[component]
-pub fn GroupsPage() -> impl IntoView {
-    view! {
-        <Title text="Groups"/>
-        <SignedIn page=|info: SessionInfo| view! {
-            <h1>"Groups"</h1>
-            <p class="muted">{org_title(&info)}</p>
-            <div class="card empty">
-                <p>"No groups yet."</p>
-            </div>
-        }/>
-    }
-}
-
-#[component]
 pub fn ProfilePage() -> impl IntoView {
     view! {
         <Title text="Profile"/>

@@ -80,6 +80,14 @@ pub struct Config {
         hide_env_values = true
     )]
     pub secret_key: Option<String>,
+    /// How often the delivery worker looks for due webhook, Slack and email deliveries (ms).
+    #[arg(
+        long,
+        env = "GATEHOUSE_DELIVERY_POLL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub delivery_poll_ms: u64,
     /// Failed sign-ins allowed per account per 15 minutes.
     #[arg(
         long,

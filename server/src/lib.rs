@@ -7,5 +7,6 @@ pub mod health;
 pub mod server_fn_errors;
 pub mod startup;
 pub mod telemetry;
+pub mod two_factor_gate;
 
 pub use startup::{run, Application};

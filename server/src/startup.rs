@@ -1,6 +1,6 @@
 use crate::config::{Cli, Command, Config};
 use crate::cross_site::{self, AllowedOrigin};
-use crate::{assets, health, server_fn_errors};
+use crate::{assets, health, server_fn_errors, two_factor_gate};
 use app::db::Db;
 use app::state::{AppState, Clock, SystemClock};
 use axum::body::Body;
@@ -94,6 +94,7 @@ fn redact(url: &str) -> String {
 pub struct Application {
     pub addr: SocketAddr,
     pub state: AppState,
+    delivery_poll: Duration,
     listener: tokio::net::TcpListener,
     router: Router,
 }
@@ -120,20 +121,27 @@ impl Application {
         Ok(Self {
             addr,
             state,
+            delivery_poll: Duration::from_millis(config.delivery_poll_ms.max(10)),
             listener,
             router,
         })
     }
 
+    /// Serves requests and runs the delivery worker until a shutdown signal; dropping the
+    /// future stops both (tests "restart" a server that way).
     pub async fn serve_until_stopped(self) -> Result<(), StartError> {
-        axum::serve(
+        let server = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(StartError::Serve)
+        .with_graceful_shutdown(shutdown_signal());
+        let worker =
+            app::integrations::server::delivery::run_worker(self.state, self.delivery_poll);
+        tokio::select! {
+            served = server => served.map_err(StartError::Serve),
+            () = worker => Ok(()),
+        }
     }
 }
 
@@ -185,6 +193,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .with_state(server_state)
         .layer(axum::middleware::from_fn(server_fn_errors::map_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            two_factor_gate::page_status,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             AllowedOrigin(Arc::new(state.settings.public_url.clone())),
             cross_site::guard,

@@ -27,6 +27,15 @@ impl Plan {
         }
     }
 
+    /// The highest concurrent scans limit a group may have on this plan.
+    pub fn max_scans_limit(self) -> i64 {
+        match self {
+            Plan::Free => 5,
+            Plan::Team => 100,
+            Plan::Enterprise => 1000,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Plan::Free => "Free",

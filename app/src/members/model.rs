@@ -12,6 +12,8 @@ pub struct MemberRow {
     pub joined: String,
     /// Whether the member has two-factor authentication on.
     pub two_factor: bool,
+    /// Names of the member's groups.
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

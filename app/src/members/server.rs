@@ -53,9 +53,19 @@ pub async fn page(
                 role: role_of(&role)?,
                 joined: iso_date(joined),
                 two_factor: two_factor_at.is_some(),
+                groups: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
+    let mut members = members;
+    let groups = groups_of(state, actor.org_id, &members).await?;
+    for m in &mut members {
+        m.groups = groups
+            .iter()
+            .filter(|(user, _)| *user == m.user_id)
+            .map(|(_, name)| name.clone())
+            .collect();
+    }
     let next_cursor = has_more
         .then(|| members.last().map(|m| encode_cursor(&m.name, m.user_id)))
         .flatten();
@@ -69,6 +79,30 @@ pub async fn page(
             can_manage_owners: allows(actor.role, Action::ManageOwners),
         },
     })
+}
+
+/// (user id, group name) for the members of one page: one query on (org_id, user_id).
+async fn groups_of(
+    state: &AppState,
+    org_id: i64,
+    members: &[MemberRow],
+) -> Result<Vec<(i64, String)>, AppError> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    // At most 50 integer ids: safe to inline.
+    let ids = members
+        .iter()
+        .map(|m| m.user_id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    Ok(sqlx::query_as(&format!(
+        "SELECT gm.user_id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id
+         WHERE gm.org_id = $1 AND gm.user_id IN ({ids}) ORDER BY g.name_key"
+    ))
+    .bind(org_id)
+    .fetch_all(&state.db.pool)
+    .await?)
 }
 
 pub fn encode_cursor(name: &str, id: i64) -> String {

@@ -112,6 +112,7 @@ fn MembersTable(page: Page, actions: MemberActions, org_id: i64) -> impl IntoVie
                     <th scope="col">"Name"</th>
                     <th scope="col">"Email"</th>
                     <th scope="col">"Role"</th>
+                    <th scope="col">"Groups"</th>
                     <th scope="col">"2FA"</th>
                     <th scope="col">"Joined"</th>
                     {manages.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
@@ -174,6 +175,7 @@ fn MemberRowView(
             <td>{member.name}</td>
             <td>{member.email}</td>
             <td>{role_cell}</td>
+            <td class="muted">{group_list(&member.groups)}</td>
             <td>{if member.two_factor {
                 view! { <span class="badge ok">"On"</span> }.into_any()
             } else {
@@ -213,4 +215,13 @@ pub fn urlencode(raw: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Up to three group names, then how many more.
+fn group_list(groups: &[String]) -> String {
+    match groups.len() {
+        0 => "—".to_string(),
+        n if n <= 3 => groups.join(", "),
+        n => format!("{} +{}", groups[..3].join(", "), n - 3),
+    }
 }

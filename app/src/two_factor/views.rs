@@ -204,14 +204,11 @@ pub fn TwoFactorBanner(info: SessionInfo) -> impl IntoView {
     })
 }
 
-/// What a non-compliant member gets instead of an organization page: a 403 page, and in the
-/// browser a move to their profile's 2FA setup.
+/// What a non-compliant member gets instead of an organization page, and in the browser a
+/// move to their profile's 2FA setup. (The server's `two_factor_gate` answers such pages with
+/// 403: a status set while streaming could race with the headers.)
 #[component]
 pub fn TwoFactorRequiredPage(org_name: String) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::FORBIDDEN);
-    }
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| navigate("/profile?setup=two-factor#two-factor", Default::default()));
     view! {

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
     pub backend: Backend,
+    config: Config,
+    server: tokio::task::JoinHandle<Result<(), gatehouse::startup::StartError>>,
     _data_dir: TempDir,
 }
 
@@ -87,24 +89,47 @@ impl TestApp {
             addr: "127.0.0.1:0".parse().expect("valid address"),
             data_dir: data_dir.clone(),
             database_url,
+            // Deliveries are picked up quickly; retries still wait on the injected clock.
+            delivery_poll_ms: 50,
             ..Config::default()
         };
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(1_800_000_000));
-        let app = Application::build(config, clock.clone())
+        let app = Application::build(config.clone(), clock.clone())
             .await
             .unwrap_or_else(|e| panic!("Gatehouse failed to start on {backend:?}: {e}"));
         let addr = app.addr;
         let state = app.state.clone();
-        tokio::spawn(app.serve_until_stopped());
+        let server = tokio::spawn(app.serve_until_stopped());
         Some(Self {
             addr,
             state,
             clock,
             client: new_client(),
             backend,
+            config,
+            server,
             _data_dir: TempDir(data_dir),
         })
+    }
+
+    /// Stops this server (requests, delivery worker) and starts a new one on the same data
+    /// directory and database, as a restart or deploy would.
+    pub async fn restart(mut self) -> Self {
+        self.server.abort();
+        let _ = (&mut self.server).await;
+        let app = Application::build(self.config.clone(), self.clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("Gatehouse failed to restart: {e}"));
+        self.addr = app.addr;
+        self.state = app.state.clone();
+        self.server = tokio::spawn(app.serve_until_stopped());
+        self
+    }
+
+    /// The configuration this server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     pub fn url(&self, path: &str) -> String {

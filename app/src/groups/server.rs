@@ -1,0 +1,508 @@
+//! SQL and rules of groups. Every function takes the acting member and asks the policy
+//! module; a group of another organization is "not found".
+
+use super::model::{
+    GroupDetail, GroupMember, GroupRow, GroupsPage, MEMBERS_SHOWN, SCANS_LIMIT_MAX,
+};
+use crate::auth::server::Actor;
+use crate::billing::model::Plan;
+use crate::error::AppError;
+use crate::integrations::server as integrations;
+use crate::policy::{allows, authorize, Action};
+use crate::state::AppState;
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// A group name: 1–100 characters, trimmed.
+pub struct GroupName(String);
+
+impl GroupName {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let name = raw.trim();
+        match name.chars().count() {
+            0 => Err(AppError::invalid("name", "Enter a name for the group.")),
+            1..=100 => Ok(Self(name.to_string())),
+            _ => Err(AppError::invalid("name", "Use at most 100 characters.")),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Names are unique per organization regardless of case.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+pub fn parse_description(raw: &str) -> Result<String, AppError> {
+    let text = raw.trim();
+    if text.chars().count() > 1000 {
+        return Err(AppError::invalid(
+            "description",
+            "Use at most 1,000 characters.",
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// The limit: a whole number from 1 to 1,000, and at most what the plan allows.
+pub fn parse_scans_limit(raw: &str, plan: Plan) -> Result<i64, AppError> {
+    let max = plan.max_scans_limit().min(SCANS_LIMIT_MAX);
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(n) if (1..=SCANS_LIMIT_MAX).contains(&n) => Err(AppError::invalid(
+            "scans_limit",
+            format!(
+                "The {} plan allows at most {max} concurrent scans per group.",
+                plan.label()
+            ),
+        )),
+        _ => Err(AppError::invalid(
+            "scans_limit",
+            format!("The concurrent scans limit is a whole number from 1 to {max}."),
+        )),
+    }
+}
+
+pub async fn plan_of(state: &AppState, org_id: i64) -> Result<Plan, AppError> {
+    let (plan,): (String,) = sqlx::query_as("SELECT plan FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Plan::parse(&plan).map_err(|_| AppError::Internal)
+}
+
+/// The group's name, when it belongs to the actor's organization (else 404).
+async fn group_name(state: &AppState, actor: &Actor, group_id: i64) -> Result<String, AppError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM groups WHERE id = $1 AND org_id = $2")
+            .bind(group_id)
+            .bind(actor.org_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    row.map(|r| r.0).ok_or(AppError::NotFound)
+}
+
+pub async fn is_member_of(state: &AppState, group_id: i64, user_id: i64) -> Result<bool, AppError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id)
+            .bind(user_id)
+            .fetch_one(&state.db.pool)
+            .await?;
+    Ok(n > 0)
+}
+
+/// Authorizes editing settings or membership of a group of the actor's organization.
+pub async fn authorize_edit(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+) -> Result<String, AppError> {
+    authorize(actor.role, Action::ViewMembers)?;
+    let name = group_name(state, actor, group_id).await?;
+    let member_of_group = is_member_of(state, group_id, actor.user_id).await?;
+    authorize(actor.role, Action::EditGroup { member_of_group })?;
+    Ok(name)
+}
+
+pub async fn page(
+    state: &AppState,
+    actor: &Actor,
+    search: Option<&str>,
+    after: Option<(String, i64)>,
+) -> Result<GroupsPage, AppError> {
+    authorize(actor.role, Action::ViewMembers)?;
+    let (after_key, after_id) = after.unwrap_or_default();
+    let pattern = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
+        format!(
+            "%{}%",
+            s.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    let rows: Vec<(i64, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT g.id, g.name, g.name_key, g.description, g.scans_limit,
+                (SELECT COUNT(*) FROM group_members gm WHERE gm.group_id = g.id)
+         FROM groups g
+         WHERE g.org_id = $1 AND (g.name_key, g.id) > ($2, $3)
+           AND ($4 IS NULL OR g.name_key LIKE $4 ESCAPE '\\')
+         ORDER BY g.name_key, g.id LIMIT $5",
+    )
+    .bind(actor.org_id)
+    .bind(&after_key)
+    .bind(after_id)
+    .bind(pattern)
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let has_more = rows.len() as i64 > PAGE_SIZE;
+    let rows: Vec<_> = rows.into_iter().take(PAGE_SIZE as usize).collect();
+    let next_cursor = has_more
+        .then(|| rows.last().map(|r| format!("{}:{}", r.0, r.2)))
+        .flatten();
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let on = integrations::enabled_kinds(state, &ids).await?;
+    let groups = rows
+        .into_iter()
+        .map(
+            |(id, name, _, description, scans_limit, member_count)| GroupRow {
+                integrations_on: on
+                    .iter()
+                    .filter(|(g, _)| *g == id)
+                    .map(|(_, kind)| kind.clone())
+                    .collect(),
+                id,
+                name,
+                description,
+                member_count,
+                scans_limit,
+            },
+        )
+        .collect();
+    Ok(GroupsPage {
+        groups,
+        next_cursor,
+        can_create: allows(actor.role, Action::CreateDeleteGroups),
+        max_scans_limit: plan_of(state, actor.org_id).await?.max_scans_limit(),
+    })
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<(String, i64), AppError> {
+    cursor
+        .split_once(':')
+        .and_then(|(id, key)| Some((key.to_string(), id.parse::<i64>().ok()?)))
+        .ok_or_else(|| AppError::invalid("after", "That page link is not valid."))
+}
+
+/// Members of the organization whose name or email starts a word with `q`: the type-ahead
+/// of the group forms (10 at most; never the whole organization).
+pub async fn suggestions(
+    state: &AppState,
+    actor: &Actor,
+    q: &str,
+) -> Result<Vec<GroupMember>, AppError> {
+    authorize(actor.role, Action::ViewMembers)?;
+    let q = q.trim().to_lowercase();
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let escaped = q
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1
+           AND (LOWER(m.member_name) LIKE $2 ESCAPE '\\' OR u.email_normalized LIKE $2 ESCAPE '\\'
+                OR LOWER(m.member_name) LIKE $3 ESCAPE '\\')
+         ORDER BY m.member_name, m.user_id LIMIT 10",
+    )
+    .bind(actor.org_id)
+    .bind(format!("{escaped}%"))
+    .bind(format!("% {escaped}%"))
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, name, email)| GroupMember {
+            user_id,
+            name,
+            email,
+        })
+        .collect())
+}
+
+pub struct NewGroup {
+    pub name: GroupName,
+    pub description: String,
+    pub scans_limit: i64,
+    pub member_ids: Vec<i64>,
+    pub integrations: Vec<integrations::IntegrationInput>,
+}
+
+pub async fn create(state: &AppState, actor: &Actor, group: NewGroup) -> Result<i64, AppError> {
+    authorize(actor.role, Action::CreateDeleteGroups)?;
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO groups (org_id, name, name_key, description, scans_limit, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(actor.org_id)
+    .bind(group.name.as_str())
+    .bind(group.name.key())
+    .bind(&group.description)
+    .bind(group.scans_limit)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    let group_id = match inserted {
+        Ok((id,)) => id,
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(AppError::conflict(
+                "name",
+                "A group with this name exists already.",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for user_id in &group.member_ids {
+        insert_member(&mut tx, actor.org_id, group_id, *user_id, now).await?;
+    }
+    for input in &group.integrations {
+        integrations::save(state, &mut tx, group_id, input).await?;
+    }
+    tx.commit().await?;
+    crate::audit::record(
+        state,
+        actor
+            .event("group.created", format!("group:{group_id}"))
+            .details(serde_json::json!({
+                "name": group.name.as_str(),
+                "scans_limit": group.scans_limit,
+                "members": group.member_ids.len(),
+            })),
+    )
+    .await?;
+    Ok(group_id)
+}
+
+/// Adds an organization member to the group; anyone else is "not found".
+async fn insert_member(
+    tx: &mut sqlx::AnyConnection,
+    org_id: i64,
+    group_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<bool, AppError> {
+    if crate::orgs::server::membership(&mut *tx, org_id, user_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::invalid(
+            "members",
+            "Only members of the organization can join its groups.",
+        ));
+    }
+    let done = sqlx::query(
+        "INSERT INTO group_members (group_id, org_id, user_id, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (group_id, user_id) DO NOTHING",
+    )
+    .bind(group_id)
+    .bind(org_id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn detail(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+) -> Result<GroupDetail, AppError> {
+    authorize(actor.role, Action::ViewMembers)?;
+    let row: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT name, description, scans_limit FROM groups WHERE id = $1 AND org_id = $2",
+    )
+    .bind(group_id)
+    .bind(actor.org_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    let (name, description, scans_limit) = row.ok_or(AppError::NotFound)?;
+    let (member_count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM group_members WHERE group_id = $1")
+            .bind(group_id)
+            .fetch_one(&state.db.pool)
+            .await?;
+    let members: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.name, u.email FROM group_members gm
+         JOIN memberships m ON m.org_id = gm.org_id AND m.user_id = gm.user_id
+         JOIN users u ON u.id = gm.user_id
+         WHERE gm.group_id = $1 ORDER BY m.member_name, u.id LIMIT $2",
+    )
+    .bind(group_id)
+    .bind(MEMBERS_SHOWN)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let member_of_group = is_member_of(state, group_id, actor.user_id).await?;
+    Ok(GroupDetail {
+        id: group_id,
+        name,
+        description,
+        scans_limit,
+        max_scans_limit: plan_of(state, actor.org_id).await?.max_scans_limit(),
+        member_count,
+        members: members
+            .into_iter()
+            .map(|(user_id, name, email)| GroupMember {
+                user_id,
+                name,
+                email,
+            })
+            .collect(),
+        can_edit: allows(actor.role, Action::EditGroup { member_of_group }),
+        can_delete: allows(actor.role, Action::CreateDeleteGroups),
+    })
+}
+
+pub async fn update(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+    name: GroupName,
+    description: String,
+    scans_limit: i64,
+) -> Result<(), AppError> {
+    authorize_edit(state, actor, group_id).await?;
+    let mut tx = state.db.pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE groups SET name = $1, name_key = $2, description = $3, scans_limit = $4
+         WHERE id = $5 AND org_id = $6",
+    )
+    .bind(name.as_str())
+    .bind(name.key())
+    .bind(&description)
+    .bind(scans_limit)
+    .bind(group_id)
+    .bind(actor.org_id)
+    .execute(&mut *tx)
+    .await;
+    match done {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(AppError::conflict(
+                "name",
+                "A group with this name exists already.",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let details = serde_json::json!({
+        "name": name.as_str(),
+        "description": description,
+        "scans_limit": scans_limit,
+    });
+    integrations::enqueue(
+        state,
+        &mut tx,
+        group_id,
+        "group.settings_changed",
+        details.clone(),
+    )
+    .await?;
+    tx.commit().await?;
+    crate::audit::record(
+        state,
+        actor
+            .event("group.updated", format!("group:{group_id}"))
+            .details(details),
+    )
+    .await
+}
+
+pub async fn add_member(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+    user_id: i64,
+) -> Result<(), AppError> {
+    let group = authorize_edit(state, actor, group_id).await?;
+    let mut tx = state.db.pool.begin().await?;
+    let added = insert_member(&mut tx, actor.org_id, group_id, user_id, state.now()).await?;
+    if added {
+        let payload = member_payload(&mut tx, &group, user_id).await?;
+        integrations::enqueue(state, &mut tx, group_id, "group.member_added", payload).await?;
+    }
+    tx.commit().await?;
+    if added {
+        crate::audit::record(
+            state,
+            actor
+                .event("group.member_added", format!("group:{group_id}"))
+                .details(serde_json::json!({ "user_id": user_id })),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn remove_member(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+    user_id: i64,
+) -> Result<(), AppError> {
+    let group = authorize_edit(state, actor, group_id).await?;
+    let mut tx = state.db.pool.begin().await?;
+    let payload = member_payload(&mut tx, &group, user_id).await?;
+    let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+        .bind(group_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    integrations::enqueue(state, &mut tx, group_id, "group.member_removed", payload).await?;
+    tx.commit().await?;
+    crate::audit::record(
+        state,
+        actor
+            .event("group.member_removed", format!("group:{group_id}"))
+            .details(serde_json::json!({ "user_id": user_id })),
+    )
+    .await
+}
+
+async fn member_payload(
+    tx: &mut sqlx::AnyConnection,
+    group: &str,
+    user_id: i64,
+) -> Result<serde_json::Value, AppError> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT name, email FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (name, email) = row.unwrap_or_default();
+    Ok(serde_json::json!({
+        "group": group,
+        "member": { "id": user_id, "name": name, "email": email },
+    }))
+}
+
+/// Deletes the group (Owner/Admin); the caller types its name to confirm.
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+    confirm: &str,
+) -> Result<(), AppError> {
+    authorize(actor.role, Action::CreateDeleteGroups)?;
+    let name = group_name(state, actor, group_id).await?;
+    if confirm.trim() != name {
+        return Err(AppError::invalid(
+            "confirm",
+            "Type the group's name exactly to confirm.",
+        ));
+    }
+    sqlx::query("DELETE FROM groups WHERE id = $1 AND org_id = $2")
+        .bind(group_id)
+        .bind(actor.org_id)
+        .execute(&state.db.pool)
+        .await?;
+    crate::audit::record(
+        state,
+        actor
+            .event("group.deleted", format!("group:{group_id}"))
+            .details(serde_json::json!({ "name": name })),
+    )
+    .await
+}
