@@ -119,3 +119,18 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
     }
     Ok(url)
 }
+
+/// `term` with LIKE's wildcards escaped (for `LIKE … ESCAPE '\\'`).
+pub fn escape_like(term: &str) -> String {
+    term.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// A lower-cased `%term%` pattern for a search box, or `None` when it is empty.
+pub fn contains_pattern(search: Option<&str>) -> Option<String> {
+    search
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("%{}%", escape_like(&s.to_lowercase())))
+}

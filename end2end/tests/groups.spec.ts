@@ -1,25 +1,10 @@
 import { Browser, expect, Page, test } from '@playwright/test';
-import { failOnPageErrors, open, PASSWORD, signUp, uniqueEmail } from './helpers';
+import { acceptInNewBrowser, failOnPageErrors, invite, open, signUp, uniqueEmail } from './helpers';
 
-/** Members → New user → … → Invite, then accept in a new browser; returns that page. */
+/** Invites `name` with `role` and accepts in a new browser; returns that page. */
 async function addMember(page: Page, browser: Browser, name: string, role: string): Promise<Page> {
-  await open(page, '/members');
-  await page.getByRole('button', { name: 'New user' }).click();
-  const form = page.locator('section', { has: page.getByRole('heading', { name: 'New user' }) });
-  await form.getByLabel('Name', { exact: true }).fill(name);
-  await form.getByLabel('Email', { exact: true }).fill(uniqueEmail(name.split(' ')[0].toLowerCase()));
-  await form.getByRole('radio', { name: new RegExp(`^${role} —`) }).check();
-  await form.getByRole('button', { name: 'Invite' }).click();
-  const link = await page.getByLabel('Invitation link').inputValue();
-  const context = await browser.newContext();
-  const member = await context.newPage();
-  failOnPageErrors(member);
-  await open(member, new URL(link).pathname);
-  await member.getByLabel('Name', { exact: true }).fill(name);
-  await member.getByLabel('Password').fill(PASSWORD);
-  await member.getByRole('button', { name: 'Accept invitation' }).click();
-  await expect(member.getByTestId('org-name')).toBeVisible();
-  return member;
+  const link = await invite(page, name, uniqueEmail(name.split(' ')[0].toLowerCase()), role);
+  return acceptInNewBrowser(browser, link, name);
 }
 
 /** Picks a member in the type-ahead by typing part of their name. */

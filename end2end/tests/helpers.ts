@@ -1,4 +1,4 @@
-import { expect, Page } from '@playwright/test';
+import { Browser, expect, Page } from '@playwright/test';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -27,4 +27,32 @@ export async function signUp(page: Page, name: string, email: string, org: strin
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByLabel('Organization name').fill(org);
   await page.getByRole('button', { name: 'Sign up' }).click();
+}
+
+/** Members → New user → Name, Email, Role → Invite; returns the link shown to copy. */
+export async function invite(page: Page, name: string, email: string, role: string): Promise<string> {
+  await open(page, '/members');
+  await page.getByRole('button', { name: 'New user' }).click();
+  const form = page.locator('section', { has: page.getByRole('heading', { name: 'New user' }) });
+  await form.getByLabel('Name', { exact: true }).fill(name);
+  await form.getByLabel('Email', { exact: true }).fill(email);
+  await form.getByRole('radio', { name: new RegExp(`^${role} —`) }).check();
+  await form.getByRole('button', { name: 'Invite' }).click();
+  const link = page.getByLabel('Invitation link');
+  await expect(link).toBeVisible();
+  return link.inputValue();
+}
+
+/** Opens the link in a new browser context and accepts as a new user; returns that page. */
+export async function acceptInNewBrowser(browser: Browser, link: string, name: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  failOnPageErrors(page);
+  await open(page, new URL(link).pathname);
+  await expect(page.getByLabel('Email')).toHaveAttribute('readonly', '');
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Accept invitation' }).click();
+  await expect(page.getByTestId('org-name')).toBeVisible();
+  return page;
 }

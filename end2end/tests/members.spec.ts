@@ -1,33 +1,5 @@
-import { Browser, expect, Page, test } from '@playwright/test';
-import { failOnPageErrors, open, PASSWORD, signUp, uniqueEmail } from './helpers';
-
-/** Members → New user → Name, Email, Role → Invite; returns the link shown to copy. */
-async function invite(page: Page, name: string, email: string, role: string): Promise<string> {
-  await open(page, '/members');
-  await page.getByRole('button', { name: 'New user' }).click();
-  const form = page.locator('section', { has: page.getByRole('heading', { name: 'New user' }) });
-  await form.getByLabel('Name', { exact: true }).fill(name);
-  await form.getByLabel('Email', { exact: true }).fill(email);
-  await form.getByRole('radio', { name: new RegExp(`^${role} —`) }).check();
-  await form.getByRole('button', { name: 'Invite' }).click();
-  const link = page.getByLabel('Invitation link');
-  await expect(link).toBeVisible();
-  return link.inputValue();
-}
-
-/** Opens the link in a new browser context and accepts as a new user. */
-async function acceptInNewBrowser(browser: Browser, link: string, name: string): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  failOnPageErrors(page);
-  await open(page, new URL(link).pathname);
-  await expect(page.getByLabel('Email')).toHaveAttribute('readonly', '');
-  await page.getByLabel('Name', { exact: true }).fill(name);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Accept invitation' }).click();
-  await expect(page.getByTestId('org-name')).toBeVisible();
-  return page;
-}
+import { expect, test } from '@playwright/test';
+import { acceptInNewBrowser, failOnPageErrors, invite, open, signUp, uniqueEmail } from './helpers';
 
 test('an Admin invites a Team Leader, who accepts in another browser and appears with that role', async ({ page, browser }) => {
   failOnPageErrors(page);

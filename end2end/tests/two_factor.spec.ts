@@ -1,6 +1,6 @@
-import { Browser, expect, Page, test } from '@playwright/test';
+import { expect, Page, test } from '@playwright/test';
 import { createHmac } from 'node:crypto';
-import { failOnPageErrors, open, PASSWORD, signUp, uniqueEmail } from './helpers';
+import { acceptInNewBrowser, failOnPageErrors, invite, open, PASSWORD, signUp, uniqueEmail } from './helpers';
 
 /** RFC 4648 base32, as the profile page shows the secret (spaces allowed). */
 function base32Decode(text: string): Buffer {
@@ -83,32 +83,13 @@ test('a user enrolls in 2FA, then signs in with a code and with a recovery code'
   await expect(page.getByTestId('recovery-left')).toHaveText('9 recovery codes left.');
 });
 
-async function acceptInNewBrowser(browser: Browser, link: string, name: string): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  failOnPageErrors(page);
-  await open(page, new URL(link).pathname);
-  await page.getByLabel('Name', { exact: true }).fill(name);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Accept invitation' }).click();
-  await expect(page.getByTestId('org-name')).toBeVisible();
-  return page;
-}
-
 test('an Owner requires 2FA and a member without it is sent to 2FA setup', async ({ page, browser }) => {
   failOnPageErrors(page);
   await signUp(page, 'Olivia Owner', uniqueEmail('policy-owner'), 'Strict Org');
   await expect(page.getByTestId('org-name')).toHaveText('Strict Org');
 
   // Invite a member, who accepts in another browser.
-  await open(page, '/members');
-  await page.getByRole('button', { name: 'New user' }).click();
-  const form = page.locator('section', { has: page.getByRole('heading', { name: 'New user' }) });
-  await form.getByLabel('Name', { exact: true }).fill('Max Member');
-  await form.getByLabel('Email', { exact: true }).fill(uniqueEmail('policy-member'));
-  await form.getByRole('radio', { name: /^User —/ }).check();
-  await form.getByRole('button', { name: 'Invite' }).click();
-  const link = await page.getByLabel('Invitation link').inputValue();
+  const link = await invite(page, 'Max Member', uniqueEmail('policy-member'), 'User');
   const member = await acceptInNewBrowser(browser, link, 'Max Member');
 
   // Without 2FA of her own, the Owner cannot change the policy.

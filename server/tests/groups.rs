@@ -525,6 +525,11 @@ async fn receive(
 }
 
 async fn start_receiver(answers: &[u16]) -> Receiver {
+    start_receiver_on(0, answers).await
+}
+
+/// A receiver on `port` (0: any free port).
+async fn start_receiver_on(port: u16, answers: &[u16]) -> Receiver {
     let (seen, requests) = mpsc::unbounded_channel();
     let state = ReceiverState {
         answers: Arc::new(Mutex::new(answers.iter().copied().collect())),
@@ -533,7 +538,7 @@ async fn start_receiver(answers: &[u16]) -> Receiver {
     let router = axum::Router::new()
         .route("/hook", axum::routing::post(receive))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind receiver");
     let addr = listener.local_addr().expect("receiver address");
@@ -770,24 +775,9 @@ async fn queued_deliveries_survive_a_restart(app: TestApp) {
     );
     let app = app.restart().await;
     // Now the receiver listens on that port, and the backoff has passed.
-    let (seen, mut requests) = mpsc::unbounded_channel();
-    let state = ReceiverState {
-        answers: Arc::new(Mutex::new(VecDeque::new())),
-        seen,
-    };
-    let router = axum::Router::new()
-        .route("/hook", axum::routing::post(receive))
-        .with_state(state);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind the same port");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let mut receiver = start_receiver_on(port, &[]).await;
     app.clock.advance(Duration::from_secs(10));
-    let (headers, body) = tokio::time::timeout(Duration::from_secs(10), requests.recv())
-        .await
-        .ok()
-        .flatten()
-        .expect("delivered by the restarted server");
+    let (headers, body) = next_request(&mut receiver).await;
     verify_signature(&headers, &body);
     assert!(body.contains("group.settings_changed"), "{body}");
 }

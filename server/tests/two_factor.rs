@@ -66,6 +66,17 @@ async fn enable(app: &TestApp, client: &reqwest::Client) -> (Vec<u8>, Vec<String
     (secret, codes)
 }
 
+/// Ada, of a new organization, with 2FA on and signed out.
+async fn ada_signed_out_with_two_factor(app: &TestApp) -> (reqwest::Client, Vec<u8>, Vec<String>) {
+    let client = app.new_client();
+    app.sign_up(&client, "Ada", "ada@example.com", "Org")
+        .await
+        .expect_status(200);
+    let (secret, codes) = enable(app, &client).await;
+    app.call(&client, "sign_out", &[]).await.expect_status(200);
+    (client, secret, codes)
+}
+
 /// Password step; asserts it did not sign in and left a challenge cookie.
 async fn password_step(app: &TestApp, client: &reqwest::Client, email: &str) {
     let resp = app
@@ -200,12 +211,7 @@ fn hex_of(bytes: &[u8]) -> String {
 }
 
 async fn sign_in_takes_two_steps_with_a_code_or_a_recovery_code(app: TestApp) {
-    let client = app.new_client();
-    app.sign_up(&client, "Ada", "ada@example.com", "Org")
-        .await
-        .expect_status(200);
-    let (secret, codes) = enable(&app, &client).await;
-    app.call(&client, "sign_out", &[]).await.expect_status(200);
+    let (client, secret, codes) = ada_signed_out_with_two_factor(&app).await;
 
     // With a code from the app.
     password_step(&app, &client, "ada@example.com").await;
@@ -243,12 +249,7 @@ async fn sign_in_takes_two_steps_with_a_code_or_a_recovery_code(app: TestApp) {
 }
 
 async fn codes_from_one_step_either_side_are_accepted_and_replays_refused(app: TestApp) {
-    let client = app.new_client();
-    app.sign_up(&client, "Ada", "ada@example.com", "Org")
-        .await
-        .expect_status(200);
-    let (secret, _) = enable(&app, &client).await;
-    app.call(&client, "sign_out", &[]).await.expect_status(200);
+    let (client, secret, _) = ada_signed_out_with_two_factor(&app).await;
     // Step t-1 (a phone a little behind).
     app.clock.advance(Duration::from_secs(300));
     let now = app.clock_now();
@@ -282,12 +283,7 @@ async fn codes_from_one_step_either_side_are_accepted_and_replays_refused(app: T
 }
 
 async fn five_failures_lock_second_factor_checks_for_fifteen_minutes(app: TestApp) {
-    let client = app.new_client();
-    app.sign_up(&client, "Ada", "ada@example.com", "Org")
-        .await
-        .expect_status(200);
-    let (secret, codes) = enable(&app, &client).await;
-    app.call(&client, "sign_out", &[]).await.expect_status(200);
+    let (client, secret, codes) = ada_signed_out_with_two_factor(&app).await;
     password_step(&app, &client, "ada@example.com").await;
     let wrong = |now| {
         if code_at(&secret, now) == "123456" {
@@ -374,12 +370,7 @@ async fn a_recovery_code_works_once_even_under_concurrent_use(app: TestApp) {
 }
 
 async fn the_half_done_sign_in_expires(app: TestApp) {
-    let client = app.new_client();
-    app.sign_up(&client, "Ada", "ada@example.com", "Org")
-        .await
-        .expect_status(200);
-    let (secret, _) = enable(&app, &client).await;
-    app.call(&client, "sign_out", &[]).await.expect_status(200);
+    let (client, secret, _) = ada_signed_out_with_two_factor(&app).await;
     password_step(&app, &client, "ada@example.com").await;
     app.clock.advance(Duration::from_secs(5 * 60 + 1));
     let resp = second_step(&app, &client, &code_at(&secret, app.clock_now()))

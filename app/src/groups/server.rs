@@ -116,15 +116,7 @@ pub async fn page(
 ) -> Result<GroupsPage, AppError> {
     authorize(actor.role, Action::ViewMembers)?;
     let (after_key, after_id) = after.unwrap_or_default();
-    let pattern = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
-        format!(
-            "%{}%",
-            s.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = crate::db::contains_pattern(search);
     let rows: Vec<(i64, String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT g.id, g.name, g.name_key, g.description, g.scans_limit,
                 (SELECT COUNT(*) FROM group_members gm WHERE gm.group_id = g.id)
@@ -191,10 +183,7 @@ pub async fn suggestions(
     if q.is_empty() {
         return Ok(Vec::new());
     }
-    let escaped = q
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = crate::db::escape_like(&q);
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.org_id = $1

@@ -18,15 +18,7 @@ pub async fn page(
 ) -> Result<MembersPage, AppError> {
     authorize(actor.role, Action::ViewMembers)?;
     let (after_name, after_id) = after.unwrap_or_default();
-    let pattern = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
-        format!(
-            "%{}%",
-            s.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = crate::db::contains_pattern(search);
     let rows: Vec<(i64, String, String, String, i64, Option<i64>)> = sqlx::query_as(
         "SELECT u.id, u.name, u.email, m.role, m.created_at, u.totp_enabled_at
          FROM memberships m JOIN users u ON u.id = m.user_id
