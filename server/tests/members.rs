@@ -29,9 +29,39 @@ async fn attempt(
     action: &str,
     org_id: i64,
     n: usize,
+    (mine, theirs): (i64, i64),
 ) -> common::Resp {
     let org = org_id.to_string();
+    let edit_group = |group: i64, name: &'static str| {
+        let org = org.clone();
+        async move {
+            let group = group.to_string();
+            app.call(
+                client,
+                "groups/update",
+                &[
+                    ("org_id", &org),
+                    ("group_id", &group),
+                    ("name", name),
+                    ("scans_limit", "2"),
+                ],
+            )
+            .await
+        }
+    };
     match action {
+        "see groups" => app.call(client, "groups/list", &[("org_id", &org)]).await,
+        "create groups" => {
+            let name = format!("Group {n}");
+            app.call(
+                client,
+                "groups/create",
+                &[("org_id", &org), ("name", &name), ("scans_limit", "1")],
+            )
+            .await
+        }
+        "edit a group they belong to" => edit_group(mine, "Mine").await,
+        "edit another group" => edit_group(theirs, "Theirs").await,
         "see members" => app.call(client, "members/list", &[("org_id", &org)]).await,
         "change org name" => {
             app.call(
@@ -96,14 +126,39 @@ async fn every_role_is_allowed_exactly_what_the_roles_table_says(app: TestApp) {
     .expect_status(200);
     let (_, other_org) = app.new_org("owner@b.example", "Org B").await;
     let mut clients = vec![owner.clone()];
+    let mut ids = vec![app.user_id(&owner).await.to_string()];
     for role in &ROLES[1..] {
-        clients.push(
-            app.add_member(&owner, org, &format!("{role}@a.example"), role)
-                .await
-                .0,
+        let (client, id) = app
+            .add_member(&owner, org, &format!("{role}@a.example"), role)
+            .await;
+        clients.push(client);
+        ids.push(id.to_string());
+    }
+    // "Mine": everyone is in it; "Theirs": nobody.
+    let mut groups = Vec::new();
+    for (name, members) in [("Mine", ids.join(",")), ("Theirs", String::new())] {
+        let created = app
+            .call(
+                &owner,
+                "groups/create",
+                &[
+                    ("org_id", &org.to_string()),
+                    ("name", name),
+                    ("scans_limit", "1"),
+                    ("member_ids", &members),
+                ],
+            )
+            .await
+            .expect_status(200);
+        groups.push(
+            created
+                .json()
+                .as_i64()
+                .unwrap_or_else(|| panic!("group id: {}", created.body)),
         );
     }
-    let table: [(&str, [bool; 5]); 7] = [
+    let groups = (groups[0], groups[1]);
+    let table: [(&str, [bool; 5]); 11] = [
         ("see members", [true, true, true, false, true]),
         ("change org name", [true, false, false, false, false]),
         ("invite members", [true, true, false, false, false]),
@@ -111,12 +166,19 @@ async fn every_role_is_allowed_exactly_what_the_roles_table_says(app: TestApp) {
         ("see billing", [true, true, false, true, false]),
         ("change billing", [true, true, false, true, false]),
         ("see the audit log", [true, true, false, false, false]),
+        ("see groups", [true, true, true, false, true]),
+        ("create groups", [true, true, false, false, false]),
+        (
+            "edit a group they belong to",
+            [true, true, true, false, false],
+        ),
+        ("edit another group", [true, true, false, false, false]),
     ];
     let mut n = 0;
     for (action, allowed) in table {
         for (i, role) in ROLES.iter().enumerate() {
             n += 1;
-            let own = attempt(&app, &clients[i], action, org, n).await;
+            let own = attempt(&app, &clients[i], action, org, n, groups).await;
             let expected = if allowed[i] { 200 } else { 403 };
             assert_eq!(
                 own.status,
@@ -127,7 +189,7 @@ async fn every_role_is_allowed_exactly_what_the_roles_table_says(app: TestApp) {
                 own.body
             );
             n += 1;
-            let other = attempt(&app, &clients[i], action, other_org, n).await;
+            let other = attempt(&app, &clients[i], action, other_org, n, groups).await;
             assert_eq!(
                 other.status, 404,
                 "\n{role}: {action} in another org must be 404\nrequest: {}\nbody: {}\n",
@@ -137,7 +199,7 @@ async fn every_role_is_allowed_exactly_what_the_roles_table_says(app: TestApp) {
     }
     // Signed out: 401 everywhere.
     let stranger = app.new_client();
-    let resp = attempt(&app, &stranger, "see members", org, 0).await;
+    let resp = attempt(&app, &stranger, "see members", org, 0, groups).await;
     resp.expect_error(401, "unauthenticated", None);
 }
 
