@@ -4,7 +4,7 @@
 //! its status is decided here, before rendering, because a status set by a component while
 //! the page streams can lose the race with the response headers.
 
-use app::auth::server::{authenticate, session_info, RequestMeta};
+use app::auth::server::{authenticate, current_org, RequestMeta};
 use app::state::AppState;
 use app::two_factor::model::Compliance;
 use axum::extract::{Request, State};
@@ -30,13 +30,12 @@ pub async fn page_status(State(state): State<AppState>, req: Request, next: Next
     let (parts, body) = req.into_parts();
     let meta = RequestMeta::from_parts(&parts, state.settings.trust_proxy);
     let blocked = match authenticate(&state, &meta).await {
-        Ok(Some(session)) => session_info(&state, &session)
+        // Only the current organization's standing, not the whole session the page reads.
+        Ok(Some(session)) => current_org(&state, &session)
             .await
             .ok()
-            .is_some_and(|info| {
-                info.current_org
-                    .is_some_and(|org| org.two_factor == Compliance::Blocked)
-            }),
+            .flatten()
+            .is_some_and(|org| org.two_factor == Compliance::Blocked),
         _ => false,
     };
     let mut response = next.run(Request::from_parts(parts, body)).await;

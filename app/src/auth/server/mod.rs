@@ -117,13 +117,28 @@ pub async fn authenticate(
     }))
 }
 
-pub async fn session_info(state: &AppState, session: &Session) -> Result<SessionInfo, AppError> {
-    let orgs: Vec<OrgSummary> = crate::orgs::server::orgs_of_user(state, session.user_id).await?;
-    let current_org = session
+/// The organization the pages show: the session's choice while the user is a member of it,
+/// else their first organization by name.
+fn pick_current(session: &Session, orgs: &[OrgSummary]) -> Option<OrgSummary> {
+    session
         .current_org_id
         .and_then(|id| orgs.iter().find(|o| o.id == id))
         .or_else(|| orgs.first())
-        .cloned();
+        .cloned()
+}
+
+/// Just the current organization (one query), for checks that need nothing else.
+pub async fn current_org(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<OrgSummary>, AppError> {
+    let orgs = crate::orgs::server::orgs_of_user(state, session.user_id).await?;
+    Ok(pick_current(session, &orgs))
+}
+
+pub async fn session_info(state: &AppState, session: &Session) -> Result<SessionInfo, AppError> {
+    let orgs: Vec<OrgSummary> = crate::orgs::server::orgs_of_user(state, session.user_id).await?;
+    let current_org = pick_current(session, &orgs);
     let two_factor_enabled = crate::two_factor::server::is_enabled(state, session.user_id).await?;
     let two_factor_notices = if two_factor_enabled {
         Vec::new()
