@@ -37,6 +37,29 @@ pub enum AppError {
         until: String,
         retry_after_secs: u64,
     },
+    /// REST: no `Authorization: Bearer` key.
+    #[error("Send an API key: Authorization: Bearer gth_…")]
+    ApiKeyMissing,
+    /// REST: a key that is malformed, fails its checksum, is unknown, or whose owner is no
+    /// longer a member of its organization.
+    #[error("This API key is not valid.")]
+    ApiKeyInvalid,
+    #[error("This API key has expired.")]
+    ApiKeyExpired,
+    #[error("This API key has been revoked.")]
+    ApiKeyRevoked,
+    /// REST: the key lacks the scope the endpoint needs.
+    #[error("This API key does not have the {scope} scope.")]
+    InsufficientScope { scope: String },
+    /// REST: a body or query that is not well-formed (JSON syntax, a header).
+    #[error("{message}")]
+    BadRequest { message: String },
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("Send the body as application/json.")]
+    UnsupportedMediaType,
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
     #[error("This request did not come from Gatehouse's own pages.")]
     #[serde(rename = "cross_site_request")]
     CrossSite,
@@ -74,6 +97,15 @@ impl AppError {
             Self::RateLimited { .. } => "rate_limited",
             Self::TwoFactorRequired => "two_factor_required",
             Self::SecondFactorLocked { .. } => "second_factor_locked",
+            Self::ApiKeyMissing => "api_key_missing",
+            Self::ApiKeyInvalid => "api_key_invalid",
+            Self::ApiKeyExpired => "api_key_expired",
+            Self::ApiKeyRevoked => "api_key_revoked",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::BadRequest { .. } => "bad_request",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSite => "cross_site_request",
             Self::Internal => "internal",
             Self::Transport { .. } => "transport",
@@ -84,8 +116,20 @@ impl AppError {
         match self {
             Self::Invalid { .. } => 422,
             Self::Conflict { .. } => 409,
-            Self::InvalidCredentials | Self::Unauthenticated => 401,
-            Self::Forbidden | Self::CrossSite | Self::TwoFactorRequired => 403,
+            Self::InvalidCredentials
+            | Self::Unauthenticated
+            | Self::ApiKeyMissing
+            | Self::ApiKeyInvalid
+            | Self::ApiKeyExpired
+            | Self::ApiKeyRevoked => 401,
+            Self::Forbidden
+            | Self::CrossSite
+            | Self::TwoFactorRequired
+            | Self::InsufficientScope { .. } => 403,
+            Self::BadRequest { .. } => 400,
+            Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
             Self::NotFound => 404,
             Self::RateLimited { .. } | Self::SecondFactorLocked { .. } => 429,
             Self::Internal | Self::Transport { .. } => 500,
@@ -127,6 +171,19 @@ mod tests {
                 until: "2026-01-01 00:00 UTC".into(),
                 retry_after_secs: 60,
             },
+            AppError::ApiKeyMissing,
+            AppError::ApiKeyInvalid,
+            AppError::ApiKeyExpired,
+            AppError::ApiKeyRevoked,
+            AppError::InsufficientScope {
+                scope: "members:write".into(),
+            },
+            AppError::BadRequest {
+                message: "m".into(),
+            },
+            AppError::PayloadTooLarge,
+            AppError::UnsupportedMediaType,
+            AppError::MethodNotAllowed,
             AppError::CrossSite,
             AppError::Internal,
             AppError::Transport {
@@ -160,6 +217,68 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 mod server {
     use super::AppError;
+    use axum::response::{IntoResponse, Response};
+    use http::{header, HeaderValue, StatusCode};
+
+    impl AppError {
+        /// The RFC 9457 problem document of this error, as the REST API answers it.
+        pub fn problem(&self) -> serde_json::Value {
+            let status = self.status();
+            let mut body = serde_json::json!({
+                "type": "about:blank",
+                "title": StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("Error"),
+                "status": status,
+                "code": self.code(),
+                "detail": self.to_string(),
+            });
+            if let Self::Invalid { field, .. } | Self::Conflict { field, .. } = self {
+                body["field"] = serde_json::Value::String(field.clone());
+            }
+            body
+        }
+
+        pub fn retry_after(&self) -> Option<u64> {
+            match self {
+                Self::RateLimited { retry_after_secs }
+                | Self::SecondFactorLocked {
+                    retry_after_secs, ..
+                } => Some(*retry_after_secs),
+                _ => None,
+            }
+        }
+    }
+
+    /// REST handlers return `Result<_, AppError>`: errors become problem+json.
+    impl IntoResponse for AppError {
+        fn into_response(self) -> Response {
+            let status =
+                StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = (
+                status,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/problem+json"),
+                )],
+                self.problem().to_string(),
+            )
+                .into_response();
+            if let Some(secs) = self.retry_after() {
+                if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            if matches!(self.status(), 401) {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+                );
+            }
+            response
+        }
+    }
 
     impl From<sqlx::Error> for AppError {
         fn from(err: sqlx::Error) -> Self {

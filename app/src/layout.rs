@@ -129,7 +129,7 @@ fn ProvideSession(
 /// Renders `page` with the signed-in session; sends everyone else to Sign in. A member whom
 /// the current organization's 2FA policy shuts out gets the "required" page instead, unless
 /// `any_standing` (the profile, where they set 2FA up; keep `PAGES_OPEN_TO_ALL` in
-/// `server/src/two_factor_gate.rs` in step).
+/// `server/src/page_gate.rs` in step).
 #[component]
 pub fn SignedIn<F, V>(page: F, #[prop(optional)] any_standing: bool) -> impl IntoView
 where
@@ -204,6 +204,7 @@ fn SignedInBar(info: SessionInfo, actions: AuthActions) -> impl IntoView {
             {sees_members.then(|| view! {
                 <A href="/members">"Members"</A>
                 <A href="/groups">"Groups"</A>
+                <A href="/scans">"Scans"</A>
             })}
             <A href="/settings">"Organization settings"</A>
             {sees_audit.then(|| view! { <A href="/audit">"Audit log"</A> })}

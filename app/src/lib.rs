@@ -2,6 +2,7 @@
 //! server (feature `ssr`) and the browser (feature `hydrate`). Server-only code is gated
 //! once per module.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod billing;
@@ -16,6 +17,7 @@ pub mod members;
 pub mod orgs;
 pub mod pages;
 pub mod policy;
+pub mod scans;
 pub mod two_factor;
 
 #[cfg(feature = "ssr")]
@@ -24,6 +26,8 @@ pub mod crypto;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod rest;
 #[cfg(feature = "ssr")]
 pub mod state;
 
@@ -80,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=audit::views::AuditPage/>
                     <Route path=path!("/groups") view=groups::views::GroupsPage/>
                     <Route path=path!("/groups/:id") view=groups::views::GroupPage/>
+                    <Route path=path!("/scans") view=scans::views::ScansPage/>
                     <Route path=path!("/settings") view=orgs::views::SettingsPage/>
                     <Route path=path!("/profile") view=pages::ProfilePage/>
                 </ParentRoute>

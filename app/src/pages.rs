@@ -29,6 +29,7 @@ pub fn Home() -> impl IntoView {
                     {sees_members.then(|| view! {
                         <A href="/members" attr:class="tile"><h2>"Members"</h2><p>"People, roles and invitations."</p></A>
                         <A href="/groups" attr:class="tile"><h2>"Groups"</h2><p>"Integrations and concurrent scans limits."</p></A>
+                        <A href="/scans" attr:class="tile"><h2>"Scans"</h2><p>"Your groups' scans and the queue."</p></A>
                     })}
                     <A href="/settings" attr:class="tile"><h2>"Organization settings"</h2><p>"Security policy and billing."</p></A>
                     <A href="/profile" attr:class="tile"><h2>"Profile"</h2><p>"Two-factor authentication and API keys."</p></A>
@@ -52,6 +53,7 @@ pub fn ProfilePage() -> impl IntoView {
                 </dl>
             </section>
             <TwoFactorPanel/>
+            <crate::api_keys::views::ApiKeysPanel/>
         }/>
     }
 }

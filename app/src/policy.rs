@@ -1,6 +1,7 @@
 //! Every permission decision of Gatehouse, in one place (SPEC.md "Roles"). Server functions,
 //! REST handlers and pages ask [`authorize`]; the UI only hides what it would refuse.
 
+use crate::api_keys::model::Scope;
 use crate::domain::Role;
 use crate::error::AppError;
 
@@ -21,6 +22,11 @@ pub enum Action {
     },
     ManageBilling,
     ViewAuditLog,
+    /// See, start and cancel a group's scans; `member_of_group` says whether the actor is in
+    /// the group.
+    Scans {
+        member_of_group: bool,
+    },
 }
 
 /// Whether `role` may do `action`.
@@ -36,6 +42,34 @@ pub fn allows(role: Role, action: Action) -> bool {
             matches!(role, Owner | Admin) || (role == TeamLeader && member_of_group)
         }
         Action::ManageBilling => matches!(role, Owner | Admin | BillingManager),
+        Action::Scans { member_of_group } => {
+            matches!(role, Owner | Admin) || (matches!(role, TeamLeader | User) && member_of_group)
+        }
+    }
+}
+
+/// Whether a key with `scope` could ever do anything for a member with `role`: scopes that
+/// could not are not offered (a request still needs both the scope and the role's permission).
+pub fn scope_usable(role: Role, scope: Scope) -> bool {
+    match scope {
+        Scope::OrgRead => true,
+        Scope::MembersRead | Scope::GroupsRead => allows(role, Action::ViewMembers),
+        Scope::MembersWrite => allows(role, Action::ManageMembers),
+        Scope::GroupsWrite => allows(
+            role,
+            Action::EditGroup {
+                member_of_group: true,
+            },
+        ),
+        // SPEC.md: scans are seen and started by everyone but the Billing Manager.
+        Scope::ScansRead | Scope::ScansWrite => allows(
+            role,
+            Action::Scans {
+                member_of_group: true,
+            },
+        ),
+        Scope::BillingRead | Scope::BillingWrite => allows(role, Action::ManageBilling),
+        Scope::AuditRead => allows(role, Action::ViewAuditLog),
     }
 }
 
@@ -55,7 +89,7 @@ mod tests {
     /// SPEC.md's table, row by row: (action, [Owner, Admin, Team Leader, Billing Manager, User]).
     #[test]
     fn matches_the_spec_table() {
-        let table: [(Action, [bool; 5]); 9] = [
+        let table: [(Action, [bool; 5]); 11] = [
             (Action::ViewMembers, [true, true, true, false, true]),
             (
                 Action::ManageOrganization,
@@ -81,6 +115,18 @@ mod tests {
             ),
             (Action::ManageBilling, [true, true, false, true, false]),
             (Action::ViewAuditLog, [true, true, false, false, false]),
+            (
+                Action::Scans {
+                    member_of_group: true,
+                },
+                [true, true, true, false, true],
+            ),
+            (
+                Action::Scans {
+                    member_of_group: false,
+                },
+                [true, true, false, false, false],
+            ),
         ];
         for (action, expected) in table {
             for (role, allowed) in [Owner, Admin, TeamLeader, BillingManager, User]
@@ -88,6 +134,31 @@ mod tests {
                 .zip(expected)
             {
                 assert_eq!(allows(role, action), allowed, "{role:?} {action:?}");
+            }
+        }
+    }
+
+    /// Scopes offered per role: (scope, [Owner, Admin, Team Leader, Billing Manager, User]).
+    #[test]
+    fn scopes_offered_follow_the_table() {
+        let table: [(Scope, [bool; 5]); 10] = [
+            (Scope::OrgRead, [true, true, true, true, true]),
+            (Scope::MembersRead, [true, true, true, false, true]),
+            (Scope::MembersWrite, [true, true, false, false, false]),
+            (Scope::GroupsRead, [true, true, true, false, true]),
+            (Scope::GroupsWrite, [true, true, true, false, false]),
+            (Scope::ScansRead, [true, true, true, false, true]),
+            (Scope::ScansWrite, [true, true, true, false, true]),
+            (Scope::BillingRead, [true, true, false, true, false]),
+            (Scope::BillingWrite, [true, true, false, true, false]),
+            (Scope::AuditRead, [true, true, false, false, false]),
+        ];
+        for (scope, expected) in table {
+            for (role, usable) in [Owner, Admin, TeamLeader, BillingManager, User]
+                .into_iter()
+                .zip(expected)
+            {
+                assert_eq!(scope_usable(role, scope), usable, "{role:?} {scope:?}");
             }
         }
     }

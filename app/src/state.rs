@@ -78,6 +78,10 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     /// Trust `X-Forwarded-For` for the client IP (only behind a reverse proxy you run).
     pub trust_proxy: bool,
+    /// REST requests allowed per API key per minute (0: no limit).
+    pub api_rate_limit_per_minute: u32,
+    /// A running scan whose runner has not sent a heartbeat for this long is queued again.
+    pub scan_heartbeat_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -90,6 +94,8 @@ impl Default for Settings {
             session_absolute: Duration::from_secs(30 * 24 * 3600),
             rate_limits: RateLimits::default(),
             trust_proxy: false,
+            api_rate_limit_per_minute: 600,
+            scan_heartbeat_timeout: Duration::from_secs(90),
         }
     }
 }
@@ -106,6 +112,8 @@ pub struct AppState {
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// Encrypts TOTP secrets and keys recovery-code hashes.
     pub secret_key: Arc<crate::crypto::SecretKey>,
+    /// The REST API's per-key request budget.
+    pub api_limiter: Arc<crate::api_keys::server::limiter::KeyRateLimiter>,
 }
 
 impl AppState {
@@ -118,8 +126,12 @@ impl AppState {
         let permits = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let api_limiter = crate::api_keys::server::limiter::KeyRateLimiter::new(
+            settings.api_rate_limit_per_minute,
+        );
         Self {
             db,
+            api_limiter: Arc::new(api_limiter),
             settings: Arc::new(settings),
             clock,
             hashing: Arc::new(Semaphore::new(permits)),
@@ -143,6 +155,9 @@ impl AppState {
         if let Some(url) = &self.settings.public_url {
             return url.clone();
         }
+        if let Ok(base) = REQUEST_BASE.try_with(Clone::clone) {
+            return base;
+        }
         let host = leptos::prelude::use_context::<http::request::Parts>()
             .and_then(|p| {
                 p.headers
@@ -153,6 +168,12 @@ impl AppState {
             .unwrap_or_else(|| "localhost".to_string());
         format!("http://{host}")
     }
+}
+
+tokio::task_local! {
+    /// `http://host` of the REST request being served: REST handlers run outside Leptos'
+    /// context, where [`AppState::base_url`] otherwise finds the request's host.
+    pub static REQUEST_BASE: String;
 }
 
 /// The state a server function runs with (provided by the server for every request).

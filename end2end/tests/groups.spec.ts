@@ -1,5 +1,5 @@
 import { Browser, expect, Page, test } from '@playwright/test';
-import { acceptInNewBrowser, failOnPageErrors, invite, open, signUp, uniqueEmail } from './helpers';
+import { acceptInNewBrowser, failOnPageErrors, invite, open, pickMember, signUp, uniqueEmail } from './helpers';
 
 /** Invites `name` with `role` and accepts in a new browser; returns that page. */
 async function addMember(page: Page, browser: Browser, name: string, role: string): Promise<Page> {
@@ -7,11 +7,6 @@ async function addMember(page: Page, browser: Browser, name: string, role: strin
   return acceptInNewBrowser(browser, link, name);
 }
 
-/** Picks a member in the type-ahead by typing part of their name. */
-async function pick(page: Page, typed: string, name: string): Promise<void> {
-  await page.getByRole('searchbox', { name: /Add (members|a member)/ }).fill(typed);
-  await page.getByRole('option', { name: new RegExp(`^${name} <`) }).click();
-}
 
 test('New group creates a group with two members and a limit of 3; its Team Leader changes the limit', async ({ page, browser }) => {
   failOnPageErrors(page);
@@ -26,8 +21,8 @@ test('New group creates a group with two members and a limit of 3; its Team Lead
   await form.getByLabel('Name', { exact: true }).fill('Red Team');
   await form.getByLabel('Description').fill('Offensive testing');
   await form.getByLabel('Concurrent scans limit').fill('3');
-  await pick(page, 'tes', 'Tess Leader');
-  await pick(page, 'um', 'Uma User');
+  await pickMember(page, 'tes', 'Tess Leader');
+  await pickMember(page, 'um', 'Uma User');
   await expect(form.getByRole('list', { name: 'Chosen members' }).getByRole('listitem')).toHaveCount(2);
   await form.getByRole('button', { name: 'Create' }).click();
 

@@ -7,10 +7,22 @@ export function uniqueEmail(name: string): string {
   return `${name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 }
 
-/** Fails the test on any uncaught page error (a wasm that fails to start shows only there). */
+/**
+ * Fails the test on any uncaught page error (a wasm that fails to start shows only there).
+ * A wasm panic surfaces as "unreachable"; its message went to the console just before, so
+ * the error carries the page's recent console errors and its address.
+ */
 export function failOnPageErrors(page: Page): void {
+  const consoleErrors: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') {
+      consoleErrors.push(msg.text());
+      if (consoleErrors.length > 10) consoleErrors.shift();
+    }
+  });
   page.on('pageerror', (err) => {
-    throw new Error(`page error: ${err.message}`);
+    const context = consoleErrors.length ? `\nconsole errors before it:\n${consoleErrors.join('\n')}` : '';
+    throw new Error(`page error on ${page.url()}: ${err.message}${context}\n${err.stack ?? ''}`);
   });
 }
 
@@ -55,4 +67,24 @@ export async function acceptInNewBrowser(browser: Browser, link: string, name: s
   await page.getByRole('button', { name: 'Accept invitation' }).click();
   await expect(page.getByTestId('org-name')).toBeVisible();
   return page;
+}
+
+/** Picks a member in a group form's type-ahead by typing part of their name. */
+export async function pickMember(page: Page, typed: string, name: string): Promise<void> {
+  await page.getByRole('searchbox', { name: /Add (members|a member)/ }).fill(typed);
+  await page.getByRole('option', { name: new RegExp(`^${name} <`) }).click();
+}
+
+/** Profile → New API key with `scopes` → Create; returns the key shown once. */
+export async function createApiKey(page: Page, name: string, scopes: string[]): Promise<string> {
+  await open(page, '/profile');
+  const panel = page.locator('section', { has: page.getByRole('heading', { name: 'Manage your user API keys' }) });
+  await panel.getByRole('button', { name: 'New API key' }).click();
+  const form = panel.locator('section', { has: page.getByRole('heading', { name: 'New API key' }) });
+  await form.getByLabel('Name').fill(name);
+  for (const scope of scopes) await form.getByRole('checkbox', { name: scope }).check();
+  await form.getByRole('button', { name: 'Create' }).click();
+  const key = (await panel.getByTestId('api-key-value').textContent())?.trim() ?? '';
+  expect(key).toMatch(/^gth_[0-9A-Za-z]{36}$/);
+  return key;
 }

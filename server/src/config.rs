@@ -23,6 +23,9 @@ pub enum Command {
     Serve,
     /// Run the database migrations and exit.
     Migrate,
+    /// A reference scan runner: claims scans over the REST API and (with --simulate) finishes
+    /// them after a random delay.
+    Runner(crate::runner::RunnerArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -104,6 +107,23 @@ pub struct Config {
         global = true
     )]
     pub signin_ip_limit: i64,
+    /// REST API requests allowed per API key per minute, counted per server process
+    /// (0: no limit).
+    #[arg(
+        long,
+        env = "GATEHOUSE_API_RATE_LIMIT",
+        default_value_t = 600,
+        global = true
+    )]
+    pub api_rate_limit: u32,
+    /// Seconds without a heartbeat after which a running scan goes back to the queue.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SCAN_HEARTBEAT_TIMEOUT",
+        default_value_t = 90,
+        global = true
+    )]
+    pub scan_heartbeat_timeout: u64,
 }
 
 impl Config {
@@ -127,6 +147,8 @@ impl Config {
                 ip_attempts: self.signin_ip_limit,
                 window: Duration::from_secs(15 * 60),
             },
+            api_rate_limit_per_minute: self.api_rate_limit,
+            scan_heartbeat_timeout: Duration::from_secs(self.scan_heartbeat_timeout.max(1)),
             ..Settings::default()
         }
     }

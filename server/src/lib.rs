@@ -4,9 +4,10 @@ pub mod assets;
 pub mod config;
 pub mod cross_site;
 pub mod health;
+pub mod page_gate;
+pub mod runner;
 pub mod server_fn_errors;
 pub mod startup;
 pub mod telemetry;
-pub mod two_factor_gate;
 
 pub use startup::{run, Application};

@@ -1,6 +1,6 @@
 use crate::config::{Cli, Command, Config};
 use crate::cross_site::{self, AllowedOrigin};
-use crate::{assets, health, server_fn_errors, two_factor_gate};
+use crate::{assets, health, page_gate, server_fn_errors};
 use app::db::Db;
 use app::state::{AppState, Clock, SystemClock};
 use axum::body::Body;
@@ -31,6 +31,8 @@ pub enum StartError {
     Mail(#[from] app::mail::MailConfigError),
     #[error("secret key: {0}")]
     Key(#[from] app::crypto::KeyError),
+    #[error("runner: {0}")]
+    Runner(#[from] crate::runner::RunnerError),
 }
 
 /// State of the axum router: the app's state plus what Leptos needs.
@@ -73,6 +75,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             );
             app.serve_until_stopped().await
         }
+        Command::Runner(args) => Ok(crate::runner::run(args).await?),
     }
 }
 
@@ -127,8 +130,8 @@ impl Application {
         })
     }
 
-    /// Serves requests and runs the delivery worker until a shutdown signal; dropping the
-    /// future stops both (tests "restart" a server that way).
+    /// Serves requests and runs the delivery worker and the stale-scan sweep until a shutdown
+    /// signal; dropping the future stops all three (tests "restart" a server that way).
     pub async fn serve_until_stopped(self) -> Result<(), StartError> {
         let server = axum::serve(
             self.listener,
@@ -136,11 +139,13 @@ impl Application {
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal());
+        let reaper = app::scans::server::run_reaper(self.state.clone(), Duration::from_secs(15));
         let worker =
             app::integrations::server::delivery::run_worker(self.state, self.delivery_poll);
         tokio::select! {
             served = server => served.map_err(StartError::Serve),
             () = worker => Ok(()),
+            () = reaper => Ok(()),
         }
     }
 }
@@ -192,10 +197,11 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(fallback)
         .with_state(server_state)
+        .merge(app::rest::router(state.clone()))
         .layer(axum::middleware::from_fn(server_fn_errors::map_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            two_factor_gate::page_status,
+            page_gate::page_access,
         ))
         .layer(axum::middleware::from_fn_with_state(
             AllowedOrigin(Arc::new(state.settings.public_url.clone())),

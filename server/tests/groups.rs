@@ -4,16 +4,13 @@
 
 mod common;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
+use common::receiver::{next_request, start_receiver, start_receiver_on};
 use common::TestApp;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 on_both_databases!(
     owners_and_admins_create_edit_and_delete_groups,
@@ -70,18 +67,7 @@ async fn get(app: &TestApp, client: &reqwest::Client, org: i64, group: i64) -> c
 
 async fn owners_and_admins_create_edit_and_delete_groups(app: TestApp) {
     let (owner, org) = app.new_org("owner@example.com", "Org").await;
-    app.call(
-        &owner,
-        "billing/update",
-        &[
-            ("org_id", &org.to_string()),
-            ("plan", "team"),
-            ("seats", "50"),
-            ("billing_email", ""),
-        ],
-    )
-    .await
-    .expect_status(200);
+    app.set_plan(&owner, org, "team", "50").await;
     let (_, ada) = app.add_member(&owner, org, "ada@example.com", "user").await;
     let (_, bob) = app.add_member(&owner, org, "bob@example.com", "user").await;
     let members = format!("{ada},{bob}");
@@ -499,64 +485,6 @@ async fn groups_of_another_org_are_not_found(app: TestApp) {
 }
 
 /// A webhook receiver in the test: records each request and answers the next queued status.
-struct Receiver {
-    url: String,
-    requests: mpsc::UnboundedReceiver<(HeaderMap, String)>,
-}
-
-#[derive(Clone)]
-struct ReceiverState {
-    answers: Arc<Mutex<VecDeque<u16>>>,
-    seen: mpsc::UnboundedSender<(HeaderMap, String)>,
-}
-
-async fn receive(
-    State(state): State<ReceiverState>,
-    headers: HeaderMap,
-    body: String,
-) -> StatusCode {
-    let _ = state.seen.send((headers, body));
-    let code = state
-        .answers
-        .lock()
-        .map(|mut a| a.pop_front().unwrap_or(200))
-        .unwrap_or(200);
-    StatusCode::from_u16(code).unwrap_or(StatusCode::OK)
-}
-
-async fn start_receiver(answers: &[u16]) -> Receiver {
-    start_receiver_on(0, answers).await
-}
-
-/// A receiver on `port` (0: any free port).
-async fn start_receiver_on(port: u16, answers: &[u16]) -> Receiver {
-    let (seen, requests) = mpsc::unbounded_channel();
-    let state = ReceiverState {
-        answers: Arc::new(Mutex::new(answers.iter().copied().collect())),
-        seen,
-    };
-    let router = axum::Router::new()
-        .route("/hook", axum::routing::post(receive))
-        .with_state(state);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind receiver");
-    let addr = listener.local_addr().expect("receiver address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Receiver {
-        url: format!("http://{addr}/hook"),
-        requests,
-    }
-}
-
-async fn next_request(receiver: &mut Receiver) -> (HeaderMap, String) {
-    tokio::time::timeout(Duration::from_secs(10), receiver.requests.recv())
-        .await
-        .ok()
-        .flatten()
-        .expect("the receiver got a request within 10 s")
-}
-
 const SECRET: &str = "a-signing-secret-of-some-length";
 
 fn verify_signature(headers: &HeaderMap, body: &str) {

@@ -8,3 +8,5 @@ pub mod views;
 mod server;
 #[cfg(feature = "ssr")]
 pub use server::{page, record, Event};
+#[cfg(feature = "ssr")]
+pub mod rest;

@@ -68,7 +68,7 @@ pub async fn record(state: &AppState, event: Event) -> Result<(), AppError> {
     Ok(())
 }
 
-const PAGE_SIZE: i64 = 50;
+pub const PAGE_SIZE: i64 = 50;
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -99,6 +99,7 @@ pub async fn page(
     actor: &crate::auth::server::Actor,
     filter: &super::model::AuditFilter,
     before: Option<&str>,
+    limit: i64,
 ) -> Result<super::model::AuditPage, AppError> {
     use super::model::{AuditPage, AuditRow};
     crate::policy::authorize(actor.role, crate::policy::Action::ViewAuditLog)?;
@@ -137,13 +138,13 @@ pub async fn page(
     .bind(to)
     .bind(actor_email)
     .bind(action)
-    .bind(PAGE_SIZE + 1)
+    .bind(limit + 1)
     .fetch_all(&state.db.pool)
     .await?;
-    let has_more = rows.len() as i64 > PAGE_SIZE;
+    let has_more = rows.len() as i64 > limit;
     let events: Vec<AuditRow> = rows
         .into_iter()
-        .take(PAGE_SIZE as usize)
+        .take(limit as usize)
         .map(|row| AuditRow {
             id: row.id,
             when: crate::orgs::server::date_time(row.created_at),

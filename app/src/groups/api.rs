@@ -30,7 +30,7 @@ pub async fn list_groups(
         .filter(|a| !a.is_empty())
         .map(|c| server::decode_cursor(&c))
         .transpose()?;
-    server::page(&state, &actor, q.as_deref(), after).await
+    server::page(&state, &actor, q.as_deref(), after, server::PAGE_SIZE).await
 }
 
 /// Type-ahead for picking members: up to 10 members matching `q`.

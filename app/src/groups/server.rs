@@ -113,6 +113,7 @@ pub async fn page(
     actor: &Actor,
     search: Option<&str>,
     after: Option<(String, i64)>,
+    limit: i64,
 ) -> Result<GroupsPage, AppError> {
     authorize(actor.role, Action::ViewMembers)?;
     let (after_key, after_id) = after.unwrap_or_default();
@@ -129,11 +130,11 @@ pub async fn page(
     .bind(&after_key)
     .bind(after_id)
     .bind(pattern)
-    .bind(PAGE_SIZE + 1)
+    .bind(limit + 1)
     .fetch_all(&state.db.pool)
     .await?;
-    let has_more = rows.len() as i64 > PAGE_SIZE;
-    let rows: Vec<_> = rows.into_iter().take(PAGE_SIZE as usize).collect();
+    let has_more = rows.len() as i64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
     let next_cursor = has_more
         .then(|| rows.last().map(|r| format!("{}:{}", r.0, r.2)))
         .flatten();

@@ -117,43 +117,51 @@ fn GroupsTable(page: Page) -> impl IntoView {
     .into_any()
 }
 
-/// A type-ahead over the organization's members: never a 100,000-entry dropdown.
+/// A type-ahead over the organization's members: never a 100,000-entry dropdown. The
+/// suggestions come from an action, not a resource: no Suspense boundary nested in the
+/// group page's (nested boundaries made hydration fail intermittently).
 #[component]
 fn MemberPicker(org_id: i64, label: &'static str, on_pick: Callback<GroupMember>) -> impl IntoView {
     let typed = RwSignal::new(String::new());
-    let found = Resource::new(
-        move || typed.get(),
-        move |q| async move {
-            if q.trim().is_empty() {
+    let search = leptos::prelude::Action::new(move |q: &String| {
+        let q = q.trim().to_string();
+        async move {
+            if q.is_empty() {
                 Ok(Vec::new())
             } else {
                 member_suggestions(org_id, q).await
             }
-        },
-    );
+        }
+    });
+    let found = move || {
+        search
+            .value()
+            .get()
+            .and_then(|r| r.ok())
+            .unwrap_or_default()
+    };
     view! {
         <div class="field picker">
             <label for="member-picker">{label}</label>
             <input id="member-picker" type="search" autocomplete="off" placeholder="Type a name or email"
-                prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let list = found.await.unwrap_or_default();
+                prop:value=move || typed.get()
+                on:input=move |ev| {
+                    let q = event_target_value(&ev);
+                    typed.set(q.clone());
+                    search.dispatch(q);
+                }/>
+            <ul class="suggestions" role="listbox" aria-label="Matching members">
+                {move || (!typed.get().trim().is_empty()).then(|| found().into_iter().map(|m| {
+                    let text = format!("{} <{}>", m.name, m.email);
                     view! {
-                        <ul class="suggestions" role="listbox" aria-label="Matching members">
-                            {list.into_iter().map(|m| {
-                                let text = format!("{} <{}>", m.name, m.email);
-                                view! {
-                                    <li><button type="button" class="link" role="option" aria-selected="false" on:click=move |_| {
-                                        on_pick.run(m.clone());
-                                        typed.set(String::new());
-                                    }>{text}</button></li>
-                                }
-                            }).collect_view()}
-                        </ul>
+                        <li><button type="button" class="link" role="option" aria-selected="false" on:click=move |_| {
+                            on_pick.run(m.clone());
+                            typed.set(String::new());
+                            search.dispatch(String::new());
+                        }>{text}</button></li>
                     }
-                })}
-            </Transition>
+                }).collect_view())}
+            </ul>
         </div>
     }
 }
@@ -237,17 +245,19 @@ fn Group(org_id: i64, group_id: i64) -> impl IntoView {
     let update = ServerAction::<UpdateGroup>::new();
     let add = ServerAction::<AddGroupMember>::new();
     let remove = ServerAction::<RemoveGroupMember>::new();
-    let group = Resource::new(
-        move || {
-            (
-                update.version().get(),
-                add.version().get(),
-                remove.version().get(),
-            )
-        },
-        move |_| get_group(org_id, group_id),
-    );
+    // Refetch only after a change that happened: a refused Save keeps the form as typed,
+    // with its error next to the field.
+    let changes = RwSignal::new(0u32);
+    for value in [update.value(), add.value(), remove.value()] {
+        Effect::new(move |_| {
+            if matches!(value.get(), Some(Ok(()))) {
+                changes.update(|n| *n += 1);
+            }
+        });
+    }
+    let group = Resource::new(move || changes.get(), move |_| get_group(org_id, group_id));
     view! {
+        <div class="group-page">
         <p><A href="/groups">"← Groups"</A></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -257,6 +267,11 @@ fn Group(org_id: i64, group_id: i64) -> impl IntoView {
                 }
             })}
         </Transition>
+        // A sibling of the group's boundary rather than nested in it: Suspense boundaries
+        // nested in streamed ones made hydration fail intermittently. (CSS puts the delete
+        // panel, rendered with the group, last.)
+        <IntegrationsPanel org_id group_id/>
+        </div>
     }
 }
 
@@ -337,7 +352,6 @@ fn GroupView(
             {(count > shown).then(|| view! { <p class="muted">{format!("Showing the first {shown} of {count}.")}</p> })}
             {can_edit.then(|| view! { <MemberPicker org_id label="Add a member" on_pick=pick/> })}
         </section>
-        <IntegrationsPanel org_id group_id/>
         {group.can_delete.then(|| view! { <DeleteGroupPanel org_id group_id/> })}
     }
 }

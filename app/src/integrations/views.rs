@@ -31,22 +31,28 @@ pub fn IntegrationsPanel(org_id: i64, group_id: i64) -> impl IntoView {
         move || (save.version().get(), test.version().get()),
         move |_| get_integrations(org_id, group_id),
     );
+    let test_result = move || {
+        test.value().get().map(|r| match r {
+            Ok(d) => view! { <p class="notice" role="status" data-testid="test-result">{describe(&d)}</p> }.into_any(),
+            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
     view! {
-        <section class="card" aria-labelledby="integrations-title">
-            <h2 id="integrations-title">"Integrations"</h2>
-            {move || test.value().get().map(|r| match r {
-                Ok(d) => view! { <p class="notice" role="status" data-testid="test-result">{describe(&d)}</p> }.into_any(),
-                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match view_res.await {
+                    Ok(v) => Some(view! {
+                        <section class="card" aria-labelledby="integrations-title">
+                            <h2 id="integrations-title">"Integrations"</h2>
+                            {test_result}
+                            <IntegrationForms org_id group_id v save test/>
+                        </section>
+                    }.into_any()),
+                    // The group's own boundary says what is wrong (not found, not allowed).
+                    Err(_) => None,
+                }
             })}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view_res.await {
-                        Ok(v) => view! { <IntegrationForms org_id group_id v save test/> }.into_any(),
-                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
+        </Transition>
     }
 }
 

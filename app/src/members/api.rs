@@ -22,7 +22,7 @@ pub async fn list_members(
         .filter(|a| !a.is_empty())
         .map(|c| server::decode_cursor(&c))
         .transpose()?;
-    server::page(&state, &actor, q.as_deref(), after).await
+    server::page(&state, &actor, q.as_deref(), after, server::PAGE_SIZE).await
 }
 
 #[server(endpoint = "members/role")]

@@ -15,6 +15,7 @@ pub async fn page(
     actor: &Actor,
     search: Option<&str>,
     after: Option<(String, i64)>,
+    limit: i64,
 ) -> Result<MembersPage, AppError> {
     authorize(actor.role, Action::ViewMembers)?;
     let (after_name, after_id) = after.unwrap_or_default();
@@ -30,13 +31,13 @@ pub async fn page(
     .bind(&after_name)
     .bind(after_id)
     .bind(pattern)
-    .bind(PAGE_SIZE + 1)
+    .bind(limit + 1)
     .fetch_all(&state.db.pool)
     .await?;
-    let has_more = rows.len() as i64 > PAGE_SIZE;
+    let has_more = rows.len() as i64 > limit;
     let members = rows
         .into_iter()
-        .take(PAGE_SIZE as usize)
+        .take(limit as usize)
         .map(|(user_id, name, email, role, joined, two_factor_at)| {
             Ok(MemberRow {
                 user_id,
@@ -202,6 +203,8 @@ pub async fn remove(state: &AppState, actor: &Actor, user_id: i64) -> Result<(),
     if target == Role::Owner && owners_left(&mut tx, actor.org_id).await? == 0 {
         return Err(last_owner());
     }
+    crate::api_keys::server::revoke_member_keys(&mut tx, actor.org_id, user_id, state.now())
+        .await?;
     tx.commit().await?;
     let action = if leaving {
         "member.left"

@@ -205,7 +205,7 @@ pub fn TwoFactorBanner(info: SessionInfo) -> impl IntoView {
 }
 
 /// What a non-compliant member gets instead of an organization page, and in the browser a
-/// move to their profile's 2FA setup. (The server's `two_factor_gate` answers such pages with
+/// move to their profile's 2FA setup. (The server's `page_gate` answers such pages with
 /// 403: a status set while streaming could race with the headers.)
 #[component]
 pub fn TwoFactorRequiredPage(org_name: String) -> impl IntoView {

@@ -2,6 +2,7 @@
 //! the domain. Every failed expectation prints the request, the status and the body.
 #![allow(dead_code)]
 
+pub mod receiver;
 pub mod smtp;
 
 use app::state::ManualClock;
@@ -306,6 +307,100 @@ impl TestApp {
         .expect_status(200);
         let user_id = self.user_id(&client).await;
         (client, user_id)
+    }
+
+    /// Billing → plan and seats (no billing email), as the Owner `client`.
+    pub async fn set_plan(&self, client: &reqwest::Client, org_id: i64, plan: &str, seats: &str) {
+        let org = org_id.to_string();
+        self.call(
+            client,
+            "billing/update",
+            &[
+                ("org_id", &org),
+                ("plan", plan),
+                ("seats", seats),
+                ("billing_email", ""),
+            ],
+        )
+        .await
+        .expect_status(200);
+    }
+
+    /// Creates an API key on the profile page's server function; returns the whole key.
+    pub async fn create_key(
+        &self,
+        client: &reqwest::Client,
+        org_id: i64,
+        scopes: &str,
+        expiry: &str,
+    ) -> String {
+        let org = org_id.to_string();
+        let created = self
+            .call(
+                client,
+                "api_keys/create",
+                &[
+                    ("name", "test key"),
+                    ("org_id", &org),
+                    ("scopes", scopes),
+                    ("expiry", expiry),
+                ],
+            )
+            .await
+            .expect_status(200)
+            .json();
+        created["key"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no key in {created}"))
+            .to_string()
+    }
+
+    /// A REST call: `method path` with `Authorization: Bearer key` and a JSON body.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method.clone(), self.url(path));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = &body {
+            req = req.json(body);
+        }
+        let shown_key = key.map(|k| format!("{}…", &k[..k.len().min(10)]));
+        Resp::from(
+            format!("{method} {path} key={shown_key:?} body={body:?}"),
+            req.send().await,
+        )
+        .await
+    }
+
+    /// A REST call with raw headers and body, for malformed requests.
+    pub async fn api_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method.clone(), self.url(path))
+            .body(body.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let shown: String = body.chars().take(200).collect();
+        Resp::from(
+            format!("{method} {path} {headers:?} body={shown:?}"),
+            req.send().await,
+        )
+        .await
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

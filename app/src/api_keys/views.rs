@@ -1,0 +1,230 @@
+//! The profile panel **Manage your user API keys**.
+
+use super::api::{get_api_keys, CreateApiKey, RevokeApiKey};
+use super::model::{ApiKeyRow, ApiKeysView, CreatedKey, Expiry, KeyOrgChoice, Scope};
+use crate::forms::{field_error, general_error, Field};
+use leptos::prelude::*;
+
+#[component]
+pub fn ApiKeysPanel() -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    // Only a key actually created changes the list: a refused Create keeps the form, its
+    // input and its error on screen.
+    let created = RwSignal::new(0u32);
+    let show_form = RwSignal::new(false);
+    Effect::new(move |_| {
+        if matches!(create.value().get(), Some(Ok(_))) {
+            created.update(|n| *n += 1);
+            show_form.set(false);
+        }
+    });
+    let keys = Resource::new(
+        move || (created.get(), revoke.version().get()),
+        |_| get_api_keys(),
+    );
+    view! {
+        <section class="card" id="api-keys" aria-labelledby="api-keys-title">
+            <h2 id="api-keys-title">"Manage your user API keys"</h2>
+            <p class="muted">"A key lets a script call the REST API as you, in one organization, with the scopes you choose and never more than your role allows there. Send it as " <code>"Authorization: Bearer gth_…"</code> "."</p>
+            {move || match create.value().get() {
+                Some(Ok(created)) => Some(view! { <NewKeyShown created/> }),
+                _ => None,
+            }}
+            <p class="form-error" role="alert">{move || general_error(revoke.value(), &[]).get()}</p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match keys.await {
+                        Ok(v) => view! { <KeysAndForm v create revoke show_form/> }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The whole key, once.
+#[component]
+fn NewKeyShown(created: CreatedKey) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let key = created.key.clone();
+    view! {
+        <div class="notice" role="status" data-testid="new-api-key">
+            <p><strong>{format!("Your new API key \"{}\"", created.row.name)}</strong></p>
+            <p><code class="secret" data-testid="api-key-value">{created.key}</code></p>
+            <p>"Copy it now: you will not see it again. Gatehouse keeps only a hash of it."</p>
+            <button type="button" class="button secondary" on:click=move |_| {
+                let _ = window().navigator().clipboard().write_text(&key);
+                copied.set(true);
+            }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+        </div>
+    }
+}
+
+#[component]
+fn KeysAndForm(
+    v: ApiKeysView,
+    create: ServerAction<CreateApiKey>,
+    revoke: ServerAction<RevokeApiKey>,
+    show_form: RwSignal<bool>,
+) -> impl IntoView {
+    let has_orgs = !v.orgs.is_empty();
+    let orgs = v.orgs;
+    view! {
+        {has_orgs.then(|| view! {
+            <button type="button" class="button" aria-expanded=move || show_form.get().to_string()
+                on:click=move |_| show_form.update(|s| *s = !*s)>"New API key"</button>
+        })}
+        {move || show_form.get().then(|| view! { <NewKeyForm orgs=orgs.clone() create/> })}
+        <KeysTable keys=v.keys revoke/>
+    }
+}
+
+#[component]
+fn NewKeyForm(orgs: Vec<KeyOrgChoice>, create: ServerAction<CreateApiKey>) -> impl IntoView {
+    let org_id = RwSignal::new(orgs.first().map(|o| o.org_id).unwrap_or_default());
+    let chosen = RwSignal::new(Vec::<Scope>::new());
+    let expiry = RwSignal::new(Expiry::Days(30));
+    let orgs = StoredValue::new(orgs);
+    let offered = move || {
+        orgs.with_value(|list| {
+            list.iter()
+                .find(|o| o.org_id == org_id.get())
+                .map(|o| o.scopes.clone())
+                .unwrap_or_default()
+        })
+    };
+    // Only scopes offered for the chosen organization are sent.
+    let scopes_value = move || {
+        let offered = offered();
+        chosen.with(|c| {
+            c.iter()
+                .filter(|s| offered.contains(s))
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    };
+    let resources = ["org", "members", "groups", "scans", "billing", "audit"];
+    view! {
+        <section class="card inset" aria-labelledby="new-key-title">
+            <h3 id="new-key-title">"New API key"</h3>
+            <ActionForm action=create>
+                <Field label="Name" name="name" id="api-key-name" autocomplete="off" error=field_error(create.value(), "name")/>
+                <div class="field">
+                    <label for="api-key-org">"Organization"</label>
+                    <select id="api-key-org" name="org_id" on:change=move |ev| {
+                        if let Ok(id) = event_target_value(&ev).parse::<i64>() {
+                            org_id.set(id);
+                        }
+                    }>
+                        {orgs.with_value(|list| list.iter().map(|o| view! {
+                            <option value=o.org_id.to_string()>{o.org_name.clone()}</option>
+                        }).collect_view())}
+                    </select>
+                </div>
+                <fieldset>
+                    <legend>"Scopes"</legend>
+                    <input type="hidden" name="scopes" prop:value=scopes_value/>
+                    {move || {
+                        let offered = offered();
+                        resources.into_iter().filter_map(|resource| {
+                            let here: Vec<Scope> = offered.iter().copied().filter(|s| s.resource() == resource).collect();
+                            (!here.is_empty()).then(|| view! {
+                                <div class="scope-group" role="group" aria-label=resource>
+                                    <span class="scope-resource">{resource}</span>
+                                    {here.into_iter().map(|scope| view! {
+                                        <label class="checkbox">
+                                            <input type="checkbox"
+                                                prop:checked=move || chosen.with(|c| c.contains(&scope))
+                                                on:change=move |ev| {
+                                                    let on = event_target_checked(&ev);
+                                                    chosen.update(|c| {
+                                                        c.retain(|s| *s != scope);
+                                                        if on { c.push(scope); }
+                                                    });
+                                                }/>
+                                            " " {scope.as_str()}
+                                        </label>
+                                    }).collect_view()}
+                                </div>
+                            })
+                        }).collect_view()
+                    }}
+                    <p class="hint">"Only scopes your role in this organization can use are offered."</p>
+                    <p class="field-error" aria-live="polite">{move || field_error(create.value(), "scopes").get()}</p>
+                </fieldset>
+                <fieldset>
+                    <legend>"Expiry"</legend>
+                    <input type="hidden" name="expiry" prop:value=move || expiry.get().as_str()/>
+                    {Expiry::CHOICES.into_iter().map(|choice| view! {
+                        <label class="checkbox">
+                            <input type="radio" name="expiry_choice" value=choice.as_str()
+                                prop:checked=move || expiry.get() == choice
+                                on:change=move |_| expiry.set(choice)/>
+                            " " {choice.label()}
+                        </label>
+                    }).collect_view()}
+                    {move || (expiry.get() == Expiry::Never).then(|| view! {
+                        <p class="warning" role="note">"A key without expiry works until you revoke it. Prefer a key that expires, and make a new one when it does."</p>
+                    })}
+                    <p class="field-error" aria-live="polite">{move || field_error(create.value(), "expiry").get()}</p>
+                </fieldset>
+                <p class="form-error" role="alert">{move || general_error(create.value(), &["name", "scopes", "expiry"]).get()}</p>
+                <button type="submit" class="button" disabled=move || create.pending().get()>"Create"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn KeysTable(keys: Vec<ApiKeyRow>, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+    if keys.is_empty() {
+        return view! { <p class="muted">"You have no API keys."</p> }.into_any();
+    }
+    let rows = keys
+        .into_iter()
+        .map(|k| {
+            let id = k.id;
+            let label = format!("Revoke {}", k.name);
+            let scopes = k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+            let active = k.state == "active";
+            view! {
+                <tr>
+                    <td>{k.name.clone()}</td>
+                    <td><code>{format!("{}…", k.prefix)}</code></td>
+                    <td class="small">{scopes}</td>
+                    <td>{k.org_name}</td>
+                    <td>{k.created}</td>
+                    <td>{k.last_used.unwrap_or_else(|| "Never".to_string())}</td>
+                    <td>{k.expires.unwrap_or_else(|| "Never".to_string())}</td>
+                    <td>{if active {
+                        view! {
+                            <button type="button" class="button small danger" aria-label=label
+                                on:click=move |_| { revoke.dispatch(RevokeApiKey { key_id: id }); }>"Revoke"</button>
+                        }.into_any()
+                    } else {
+                        view! { <span class="muted">{if k.state == "revoked" { "Revoked" } else { "Expired" }}</span> }.into_any()
+                    }}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="table" aria-label="API keys">
+            <thead><tr>
+                <th scope="col">"Name"</th>
+                <th scope="col">"Prefix"</th>
+                <th scope="col">"Scopes"</th>
+                <th scope="col">"Organization"</th>
+                <th scope="col">"Created"</th>
+                <th scope="col">"Last used"</th>
+                <th scope="col">"Expires"</th>
+                <th scope="col"><span class="visually-hidden">"Revoke"</span></th>
+            </tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,92 @@
+//! `GET /api/v1/audit-events`.
+
+use super::model::AuditFilter;
+use crate::api_keys::model::Scope;
+use crate::api_keys::server::KeyActor;
+use crate::error::AppError;
+use crate::rest::{page_limit, ApiQuery};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// The actor's email.
+    pub actor: Option<String>,
+    /// An action, or its prefix: `member.` matches every member action.
+    pub action: Option<String>,
+    /// YYYY-MM-DD, inclusive.
+    pub from: Option<String>,
+    /// YYYY-MM-DD, inclusive.
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: i64,
+    /// `YYYY-MM-DD HH:MM UTC`.
+    pub when: String,
+    /// `Name <email>`, or `—` for the system.
+    pub actor: String,
+    #[schema(example = "member.role_changed")]
+    pub action: String,
+    #[schema(example = "user:42")]
+    pub target: String,
+    pub ip: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEventList {
+    pub events: Vec<AuditEvent>,
+    pub next_cursor: Option<String>,
+}
+
+/// The organization's audit log, newest first. Scope `audit:read`.
+#[utoipa::path(get, path = "/audit-events", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditEventList)))]
+async fn list_events(
+    State(state): State<AppState>,
+    key: KeyActor,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditEventList>, AppError> {
+    let actor = key.require(Scope::AuditRead)?;
+    let limit = page_limit(query.limit)?;
+    let filter = AuditFilter {
+        actor: query.actor.unwrap_or_default(),
+        action: query.action.unwrap_or_default(),
+        from: query.from.unwrap_or_default(),
+        to: query.to.unwrap_or_default(),
+    };
+    let page = super::page(&state, actor, &filter, query.cursor.as_deref(), limit)
+        .await
+        .map_err(|e| match e.for_field("before") {
+            Some(_) => crate::members::rest::bad_cursor(),
+            None => e,
+        })?;
+    Ok(Json(AuditEventList {
+        events: page
+            .events
+            .into_iter()
+            .map(|e| AuditEvent {
+                id: e.id,
+                when: e.when,
+                actor: e.actor,
+                action: e.action,
+                target: e.target,
+                ip: e.ip,
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_events))
+}

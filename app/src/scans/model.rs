@@ -1,0 +1,121 @@
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanStatus {
+    Queued,
+    Running,
+    Finished,
+    Failed,
+    Cancelled,
+}
+
+impl ScanStatus {
+    pub const ALL: [ScanStatus; 5] = [
+        ScanStatus::Queued,
+        ScanStatus::Running,
+        ScanStatus::Finished,
+        ScanStatus::Failed,
+        ScanStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanStatus::Queued => "queued",
+            ScanStatus::Running => "running",
+            ScanStatus::Finished => "finished",
+            ScanStatus::Failed => "failed",
+            ScanStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw.trim())
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "status",
+                    "Status is one of queued, running, finished, failed, cancelled.",
+                )
+            })
+    }
+
+    /// Whether the scan may still be cancelled.
+    pub fn is_open(self) -> bool {
+        matches!(self, ScanStatus::Queued | ScanStatus::Running)
+    }
+}
+
+/// One scan, as the Scans page and the REST API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanRow {
+    pub id: i64,
+    pub group_id: i64,
+    pub group_name: String,
+    pub target: String,
+    pub status: ScanStatus,
+    /// Who started it ("Name <email>"), or "—" when that account is gone.
+    pub started_by: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub attempts: i64,
+    pub result: Option<String>,
+}
+
+/// A group the user may start scans in (and filter by).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanGroup {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScansPage {
+    pub scans: Vec<ScanRow>,
+    pub next_cursor: Option<String>,
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC, for the page (no time zone database in the browser bundle).
+pub fn short_time(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_time_is_civil_utc() {
+        assert_eq!(short_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(short_time(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert_eq!(short_time(951_782_400), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in ScanStatus::ALL {
+            assert_eq!(ScanStatus::parse(s.as_str()), Ok(s));
+        }
+        assert!(ScanStatus::parse("done").is_err());
+    }
+}

@@ -1,0 +1,507 @@
+//! The scan queue. A claim hands out the oldest queued scan of a group whose running scans
+//! are fewer than its concurrent scans limit. Claims of one group are serialized by a lock
+//! on the group's row (a no-op UPDATE: the row lock on PostgreSQL, the write lock on SQLite),
+//! taken before the running scans are counted, so the limit holds under any concurrency and
+//! across server processes.
+
+use super::model::{ScanGroup, ScanRow, ScanStatus, ScansPage};
+use crate::api_keys::server::KeyActor;
+use crate::auth::server::Actor;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::policy::{allows, Action};
+use crate::state::AppState;
+use std::time::Duration;
+
+pub const PAGE_SIZE: i64 = 50;
+const TARGET_MAX: usize = 2048;
+const RESULT_MAX: usize = 10_000;
+/// A claim that loses its candidate to another runner looks again, this many times.
+const CLAIM_TRIES: usize = 5;
+/// Groups offered in the page's pickers.
+const GROUPS_OFFERED: i64 = 500;
+
+/// Owners and Admins see every group's scans; others only their groups'.
+fn sees_all(role: Role) -> i64 {
+    i64::from(allows(
+        role,
+        Action::Scans {
+            member_of_group: false,
+        },
+    ))
+}
+
+/// Billing Managers have nothing to do with scans: 403 rather than an empty list.
+fn may_use_scans(role: Role) -> Result<(), AppError> {
+    crate::policy::authorize(
+        role,
+        Action::Scans {
+            member_of_group: true,
+        },
+    )
+}
+
+/// The scans `actor` may see: `org`, `all` and `user` are the placeholders holding the
+/// organization id, [`sees_all`] and the user id.
+fn visible(org: &str, all: &str, user: &str) -> String {
+    format!(
+        "s.org_id = {org} AND ({all} = 1 OR EXISTS (SELECT 1 FROM group_members gm
+            WHERE gm.group_id = s.group_id AND gm.user_id = {user}))"
+    )
+}
+
+const SELECT: &str = "SELECT s.id, s.group_id, g.name AS group_name, s.target, s.status,
+        u.name AS by_name, u.email AS by_email, s.created_at, s.started_at, s.finished_at,
+        s.attempts, s.result
+    FROM scans s JOIN groups g ON g.id = s.group_id LEFT JOIN users u ON u.id = s.created_by";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    group_id: i64,
+    group_name: String,
+    target: String,
+    status: String,
+    by_name: Option<String>,
+    by_email: Option<String>,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    attempts: i64,
+    result: Option<String>,
+}
+
+impl Row {
+    fn into_scan(self) -> Result<ScanRow, AppError> {
+        Ok(ScanRow {
+            id: self.id,
+            group_id: self.group_id,
+            group_name: self.group_name,
+            target: self.target,
+            status: ScanStatus::parse(&self.status).map_err(|_| {
+                tracing::error!(status = %self.status, "unknown scan status in the database");
+                AppError::Internal
+            })?,
+            started_by: match (self.by_name, self.by_email) {
+                (Some(name), Some(email)) => format!("{name} <{email}>"),
+                _ => "—".to_string(),
+            },
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            attempts: self.attempts,
+            result: self.result,
+        })
+    }
+}
+
+/// A scan target: an http(s) URL with a host.
+pub fn parse_target(raw: &str) -> Result<String, AppError> {
+    let raw = raw.trim();
+    if raw.len() > TARGET_MAX {
+        return Err(AppError::invalid(
+            "target",
+            format!("A target is at most {TARGET_MAX} characters."),
+        ));
+    }
+    let url = reqwest::Url::parse(raw).map_err(|_| {
+        AppError::invalid("target", "Enter a full URL, like https://app.example.com.")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(AppError::invalid(
+            "target",
+            "The target must start with https:// (or http://) and name a host.",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+pub fn decode_cursor(raw: &str) -> Result<i64, AppError> {
+    raw.trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::invalid("cursor", "That cursor is not one this list gave out."))
+}
+
+/// A page of the scans `actor` may see, newest first, filtered by group and status.
+pub async fn list(
+    state: &AppState,
+    actor: &Actor,
+    group_id: Option<i64>,
+    status: Option<ScanStatus>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<ScansPage, AppError> {
+    may_use_scans(actor.role)?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE {} AND ($4 IS NULL OR s.group_id = $4) AND ($5 IS NULL OR s.status = $5)
+           AND s.id < $6 ORDER BY s.id DESC LIMIT $7",
+        visible("$1", "$2", "$3")
+    ))
+    .bind(actor.org_id)
+    .bind(sees_all(actor.role))
+    .bind(actor.user_id)
+    .bind(group_id)
+    .bind(status.map(ScanStatus::as_str))
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit + 1)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let has_more = rows.len() as i64 > limit;
+    let scans = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(Row::into_scan)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = has_more
+        .then(|| scans.last().map(|s| s.id.to_string()))
+        .flatten();
+    Ok(ScansPage { scans, next_cursor })
+}
+
+/// The groups whose scans `actor` may start: every group for Owners and Admins, else theirs.
+pub async fn groups(state: &AppState, actor: &Actor) -> Result<Vec<ScanGroup>, AppError> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT g.id, g.name FROM groups g
+         WHERE g.org_id = $1 AND ($2 = 1 OR EXISTS (SELECT 1 FROM group_members gm
+             WHERE gm.group_id = g.id AND gm.user_id = $3))
+         ORDER BY g.name_key, g.id LIMIT $4",
+    )
+    .bind(actor.org_id)
+    .bind(sees_all(actor.role))
+    .bind(actor.user_id)
+    .bind(GROUPS_OFFERED)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| ScanGroup { id, name })
+        .collect())
+}
+
+/// One scan; 404 when it is in another organization or in a group the actor is not in.
+pub async fn get(state: &AppState, actor: &Actor, scan_id: i64) -> Result<ScanRow, AppError> {
+    may_use_scans(actor.role)?;
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE {} AND s.id = $4",
+        visible("$1", "$2", "$3")
+    ))
+    .bind(actor.org_id)
+    .bind(sees_all(actor.role))
+    .bind(actor.user_id)
+    .bind(scan_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    row.ok_or(AppError::NotFound)?.into_scan()
+}
+
+/// **New scan**: queued in `group_id`, which the actor must be able to see.
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+    target: String,
+) -> Result<ScanRow, AppError> {
+    may_use_scans(actor.role)?;
+    let in_org: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM groups WHERE id = $1 AND org_id = $2")
+            .bind(group_id)
+            .bind(actor.org_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    let member_of_group =
+        crate::groups::server::is_member_of(state, group_id, actor.user_id).await?;
+    if in_org.is_none() || !allows(actor.role, Action::Scans { member_of_group }) {
+        return Err(AppError::invalid("group_id", "Choose one of your groups."));
+    }
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO scans (org_id, group_id, target, status, created_by, created_at)
+         VALUES ($1, $2, $3, 'queued', $4, $5) RETURNING id",
+    )
+    .bind(actor.org_id)
+    .bind(group_id)
+    .bind(&target)
+    .bind(actor.user_id)
+    .bind(state.now())
+    .fetch_one(&state.db.pool)
+    .await?;
+    crate::audit::record(
+        state,
+        actor
+            .event("scan.created", format!("scan:{id}"))
+            .details(serde_json::json!({ "group_id": group_id, "target": target })),
+    )
+    .await?;
+    get(state, actor, id).await
+}
+
+fn already_ended(status: ScanStatus) -> AppError {
+    AppError::conflict(
+        "status",
+        format!(
+            "This scan is {}: it can no longer be cancelled.",
+            status.as_str()
+        ),
+    )
+}
+
+/// **Cancel**: a queued scan never starts; a running one is told to stop at its next
+/// heartbeat.
+pub async fn cancel(state: &AppState, actor: &Actor, scan_id: i64) -> Result<ScanRow, AppError> {
+    let scan = get(state, actor, scan_id).await?;
+    if !scan.status.is_open() {
+        return Err(already_ended(scan.status));
+    }
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE scans SET status = 'cancelled', finished_at = $1, heartbeat_at = NULL
+         WHERE id = $2 AND status = $3",
+    )
+    .bind(now)
+    .bind(scan_id)
+    .bind(scan.status.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        // A runner finished it (or claimed it) meanwhile: report what it is now.
+        drop(tx);
+        let now_scan = get(state, actor, scan_id).await?;
+        return Err(already_ended(now_scan.status));
+    }
+    if scan.status == ScanStatus::Running {
+        crate::integrations::server::enqueue(
+            state,
+            &mut tx,
+            scan.group_id,
+            "scan.finished",
+            event_data(&scan, ScanStatus::Cancelled, None),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    crate::audit::record(
+        state,
+        actor
+            .event("scan.cancelled", format!("scan:{scan_id}"))
+            .details(serde_json::json!({ "group_id": scan.group_id, "was": scan.status.as_str() })),
+    )
+    .await?;
+    get(state, actor, scan_id).await
+}
+
+fn event_data(scan: &ScanRow, status: ScanStatus, result: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "scan_id": scan.id,
+        "target": scan.target,
+        "status": status.as_str(),
+        "result": result,
+    })
+}
+
+/// Running scans whose runner has been silent longer than the heartbeat timeout go back to
+/// the queue (of one organization, or of all).
+pub async fn requeue_stale(state: &AppState, org_id: Option<i64>) -> Result<u64, AppError> {
+    let cutoff = state.now() - state.settings.scan_heartbeat_timeout.as_secs() as i64;
+    let done = sqlx::query(
+        "UPDATE scans SET status = 'queued', runner_key_id = NULL, heartbeat_at = NULL, started_at = NULL
+         WHERE status = 'running' AND heartbeat_at < $1 AND ($2 IS NULL OR org_id = $2)",
+    )
+    .bind(cutoff)
+    .bind(org_id)
+    .execute(&state.db.pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        tracing::warn!(
+            scans = done.rows_affected(),
+            "scans whose runner stopped heartbeating were queued again"
+        );
+    }
+    Ok(done.rows_affected())
+}
+
+/// Sweeps stale running scans every `every`, for organizations no runner is claiming in.
+pub async fn run_reaper(state: AppState, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(err) = requeue_stale(&state, None).await {
+            tracing::error!(error = %err, "sweeping stale scans");
+        }
+    }
+}
+
+/// `POST /scans/claim`: the next runnable scan for this runner, or `None`.
+pub async fn claim(state: &AppState, key: &KeyActor) -> Result<Option<ScanRow>, AppError> {
+    let actor = &key.actor;
+    may_use_scans(actor.role)?;
+    requeue_stale(state, Some(actor.org_id)).await?;
+    for _ in 0..CLAIM_TRIES {
+        // Without a lock: the group of the oldest queued scan that has a free slot.
+        let candidate: Option<(i64,)> = sqlx::query_as(&format!(
+            "SELECT s.group_id FROM scans s JOIN groups g ON g.id = s.group_id
+             WHERE {} AND s.status = 'queued'
+               AND (SELECT COUNT(*) FROM scans r WHERE r.group_id = s.group_id AND r.status = 'running') < g.scans_limit
+             ORDER BY s.id LIMIT 1",
+            visible("$1", "$2", "$3")
+        ))
+        .bind(actor.org_id)
+        .bind(sees_all(actor.role))
+        .bind(actor.user_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+        let Some((group_id,)) = candidate else {
+            return Ok(None);
+        };
+        if let Some(scan_id) = claim_in_group(state, key, group_id).await? {
+            return get(state, actor, scan_id).await.map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// Under the group's lock: recount, and start its oldest queued scan if a slot is free.
+async fn claim_in_group(
+    state: &AppState,
+    key: &KeyActor,
+    group_id: i64,
+) -> Result<Option<i64>, AppError> {
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    let limit: Option<(i64,)> = sqlx::query_as(
+        "UPDATE groups SET scans_limit = scans_limit WHERE id = $1 RETURNING scans_limit",
+    )
+    .bind(group_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((limit,)) = limit else {
+        return Ok(None);
+    };
+    let (running,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM scans WHERE group_id = $1 AND status = 'running'")
+            .bind(group_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if running >= limit {
+        return Ok(None);
+    }
+    let claimed: Option<(i64, String)> = sqlx::query_as(
+        "UPDATE scans SET status = 'running', started_at = $1, heartbeat_at = $1,
+                runner_key_id = $2, attempts = attempts + 1
+         WHERE id = (SELECT id FROM scans WHERE group_id = $3 AND status = 'queued' ORDER BY id LIMIT 1)
+           AND status = 'queued'
+         RETURNING id, target",
+    )
+    .bind(now)
+    .bind(key.key_id)
+    .bind(group_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((scan_id, target)) = claimed else {
+        return Ok(None);
+    };
+    crate::integrations::server::enqueue(
+        state,
+        &mut tx,
+        group_id,
+        "scan.started",
+        serde_json::json!({ "scan_id": scan_id, "target": target, "status": "running" }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(scan_id))
+}
+
+/// Why a runner's report was refused: the scan is not visible (404), or not running for it.
+async fn not_running_for(state: &AppState, key: &KeyActor, scan_id: i64) -> AppError {
+    match get(state, &key.actor, scan_id).await {
+        Ok(scan) => AppError::conflict(
+            "status",
+            format!(
+                "This scan is {} and not running for this runner: stop working on it.",
+                scan.status.as_str()
+            ),
+        ),
+        Err(err) => err,
+    }
+}
+
+/// A runner's sign of life for a scan it claimed. 409 when the scan was cancelled or handed
+/// to another runner meanwhile.
+pub async fn heartbeat(state: &AppState, key: &KeyActor, scan_id: i64) -> Result<(), AppError> {
+    may_use_scans(key.actor.role)?;
+    let done = sqlx::query(
+        "UPDATE scans SET heartbeat_at = $1
+         WHERE id = $2 AND org_id = $3 AND status = 'running' AND runner_key_id = $4",
+    )
+    .bind(state.now())
+    .bind(scan_id)
+    .bind(key.actor.org_id)
+    .bind(key.key_id)
+    .execute(&state.db.pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(not_running_for(state, key, scan_id).await);
+    }
+    Ok(())
+}
+
+/// The runner's result: `finished` or `failed`, with an optional summary.
+pub async fn finish(
+    state: &AppState,
+    key: &KeyActor,
+    scan_id: i64,
+    status: ScanStatus,
+    result: Option<String>,
+) -> Result<ScanRow, AppError> {
+    may_use_scans(key.actor.role)?;
+    if !matches!(status, ScanStatus::Finished | ScanStatus::Failed) {
+        return Err(AppError::invalid(
+            "status",
+            "A runner reports finished or failed.",
+        ));
+    }
+    let result = result
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if result
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > RESULT_MAX)
+    {
+        return Err(AppError::invalid(
+            "result",
+            format!("A result is at most {RESULT_MAX} characters."),
+        ));
+    }
+    let mut tx = state.db.pool.begin().await?;
+    let done: Option<(i64, String)> = sqlx::query_as(
+        "UPDATE scans SET status = $1, finished_at = $2, result = $3, heartbeat_at = NULL
+         WHERE id = $4 AND org_id = $5 AND status = 'running' AND runner_key_id = $6
+         RETURNING group_id, target",
+    )
+    .bind(status.as_str())
+    .bind(state.now())
+    .bind(&result)
+    .bind(scan_id)
+    .bind(key.actor.org_id)
+    .bind(key.key_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((group_id, target)) = done else {
+        drop(tx);
+        return Err(not_running_for(state, key, scan_id).await);
+    };
+    crate::integrations::server::enqueue(
+        state,
+        &mut tx,
+        group_id,
+        "scan.finished",
+        serde_json::json!({
+            "scan_id": scan_id,
+            "target": target,
+            "status": status.as_str(),
+            "result": result,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(state, &key.actor, scan_id).await
+}

@@ -1,0 +1,50 @@
+# Shared by the bench scripts: a release Gatehouse on a scratch data directory, and an
+# account on it. Source it; it defines functions only.
+
+json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# start_gatehouse DIR PORT [DATABASE_URL]: starts the release binary without a request budget;
+# sets GATEHOUSE_PID and BASE, and waits until it is healthy.
+start_gatehouse() {
+  local dir=$1 port=$2 database_url=${3:-}
+  local args=(--data-dir "$dir" --addr "127.0.0.1:$port" --api-rate-limit 0)
+  [ -n "$database_url" ] && args+=(--database-url "$database_url")
+  RUST_LOG=warn target/release/gatehouse "${args[@]}" >"$dir/server.log" 2>&1 &
+  GATEHOUSE_PID=$!
+  BASE="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null && return 0; sleep 0.1; done
+  echo "Gatehouse did not start: $(cat "$dir/server.log")"
+  return 1
+}
+
+# sign_up_with_key DIR SCOPES: signs up (a new organization), creates an API key with
+# SCOPES; sets ORG_ID and API_KEY, and leaves the session in DIR/cookies.
+sign_up_with_key() {
+  local jar="$1/cookies" scopes=$2
+  curl -fs -c "$jar" -b "$jar" --data-urlencode "name=Bench" --data-urlencode "email=bench@example.com" \
+    --data-urlencode "password=bench password 1234" --data-urlencode "organization=Big" \
+    "$BASE/api/sign_up" >/dev/null
+  ORG_ID=$(curl -fs -b "$jar" -X POST "$BASE/api/session" | json_field 'd["current_org"]["id"]')
+  API_KEY=$(curl -fs -b "$jar" --data-urlencode "name=bench" --data-urlencode "org_id=$ORG_ID" \
+    --data-urlencode "scopes=$scopes" --data-urlencode "expiry=30" \
+    "$BASE/api/api_keys/create" | json_field 'd["key"]')
+}
+
+# stop_gatehouse DIR: stops the server and removes its data directory.
+stop_gatehouse() {
+  kill "$GATEHOUSE_PID" 2>/dev/null || true
+  wait "$GATEHOUSE_PID" 2>/dev/null || true
+  rm -rf "$1"
+}
+
+# on_postgres LABEL FUNCTION: runs FUNCTION LABEL URL on a scratch database of
+# BENCH_POSTGRES_URL's server, when that is set.
+on_postgres() {
+  local pg=${BENCH_POSTGRES_URL:-}
+  [ -n "$pg" ] || return 0
+  command -v psql >/dev/null || { echo "needs psql for PostgreSQL"; return 1; }
+  local db="gatehouse_bench_$$"
+  psql -q "$pg" -c "CREATE DATABASE $db" >/dev/null
+  "$2" "$1" "${pg%/*}/$db"
+  psql -q "$pg" -c "DROP DATABASE $db" >/dev/null || true
+}

@@ -1,0 +1,127 @@
+//! Who may open a page, decided before rendering: signed-out visitors of the signed-in pages
+//! get a plain 302 to Sign in, and members the 2FA policy shuts out get 403.
+//!
+//! The pages themselves (app `SignedIn`) render the same outcomes for navigation inside the
+//! browser; on the server they are decided here because a status or redirect set by a
+//! component while the page streams can lose the race with the response headers (and a
+//! redirect from a streaming page was seen to leave the response hanging under load).
+
+use app::auth::server::{authenticate, current_org, RequestMeta};
+use app::state::AppState;
+use app::two_factor::model::Compliance;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{Method, StatusCode};
+
+/// Pages a non-compliant member may still open: where they set 2FA up, and signing in/out.
+const PAGES_OPEN_TO_ALL: &[&str] = &["/profile", "/signin", "/signup", "/invite/"];
+
+/// The pages that render with `SignedIn`: a visitor without a session is sent to Sign in.
+const SIGNED_IN_PAGES: &[&str] = &[
+    "/members",
+    "/groups",
+    "/scans",
+    "/settings",
+    "/audit",
+    "/profile",
+];
+
+fn needs_sign_in(path: &str) -> bool {
+    path == "/"
+        || SIGNED_IN_PAGES.iter().any(|p| {
+            path.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+}
+
+fn is_org_page(path: &str) -> bool {
+    !(path.starts_with("/api/")
+        || path.starts_with("/pkg/")
+        || path == "/healthz"
+        || path.contains('.')
+        || PAGES_OPEN_TO_ALL.iter().any(|p| path.starts_with(p)))
+}
+
+pub async fn page_access(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let (org_page, sign_in_page) = (is_org_page(path), needs_sign_in(path));
+    if req.method() != Method::GET || !(org_page || sign_in_page) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let meta = RequestMeta::from_parts(&parts, state.settings.trust_proxy);
+    let session = authenticate(&state, &meta).await;
+    if sign_in_page && matches!(session, Ok(None)) {
+        return (StatusCode::FOUND, [(http::header::LOCATION, "/signin")]).into_response();
+    }
+    if !org_page {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let blocked = match session {
+        // Only the current organization's standing, not the whole session the page reads.
+        Ok(Some(session)) => current_org(&state, &session)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|org| org.two_factor == Compliance::Blocked),
+        _ => false,
+    };
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if blocked && response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::FORBIDDEN;
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_profile_and_sign_in_stay_open() {
+        for open in [
+            "/profile",
+            "/signin",
+            "/signin/two-factor",
+            "/invite/abc",
+            "/api/session",
+            "/pkg/gatehouse.js",
+        ] {
+            assert!(!super::is_org_page(open), "{open}");
+        }
+        for gated in [
+            "/",
+            "/members",
+            "/groups/3",
+            "/settings",
+            "/audit",
+            "/scans",
+        ] {
+            assert!(super::is_org_page(gated), "{gated}");
+        }
+    }
+
+    #[test]
+    fn signed_in_pages_are_known() {
+        for page in [
+            "/",
+            "/members",
+            "/groups",
+            "/groups/3",
+            "/scans",
+            "/profile",
+            "/audit",
+        ] {
+            assert!(super::needs_sign_in(page), "{page}");
+        }
+        for open in [
+            "/signin",
+            "/signup",
+            "/invite/abc",
+            "/no-such-page",
+            "/membersx",
+            "/api/v1/me",
+        ] {
+            assert!(!super::needs_sign_in(open), "{open}");
+        }
+    }
+}
