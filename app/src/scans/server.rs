@@ -302,6 +302,19 @@ fn event_data(scan: &ScanRow, status: ScanStatus, result: Option<&str>) -> serde
 /// the queue (of one organization, or of all).
 pub async fn requeue_stale(state: &AppState, org_id: Option<i64>) -> Result<u64, AppError> {
     let cutoff = state.now() - state.settings.scan_heartbeat_timeout.as_secs() as i64;
+    // Usually there is nothing to do: find out with a read, so claims do not all queue for
+    // SQLite's write lock just to update no rows.
+    let (stale,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM scans
+         WHERE status = 'running' AND heartbeat_at < $1 AND ($2 IS NULL OR org_id = $2)",
+    )
+    .bind(cutoff)
+    .bind(org_id)
+    .fetch_one(&state.db.pool)
+    .await?;
+    if stale == 0 {
+        return Ok(0);
+    }
     let done = sqlx::query(
         "UPDATE scans SET status = 'queued', runner_key_id = NULL, heartbeat_at = NULL, started_at = NULL
          WHERE status = 'running' AND heartbeat_at < $1 AND ($2 IS NULL OR org_id = $2)",

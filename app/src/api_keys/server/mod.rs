@@ -258,6 +258,19 @@ pub async fn revoke_member_keys(
     Ok(())
 }
 
+/// The one query of an API request. The membership join: a removed owner's key finds nothing.
+static AUTHENTICATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT k.id, k.user_id, k.org_id, k.key_hash, k.scopes, k.last_used_at, k.expires_at,
+                k.revoked_at, m.role, u.name, u.email, {STANDING_COLUMNS}
+         FROM api_keys k
+         JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
+         JOIN organizations o ON o.id = k.org_id
+         JOIN users u ON u.id = k.user_id
+         WHERE k.key_hash = $1"
+    )
+});
+
 /// Authenticates a REST request from its `Authorization` header value: the shape and
 /// checksum first (no database work for a typo), then one indexed lookup that also reads
 /// the owner's current role and 2FA standing.
@@ -290,20 +303,11 @@ pub async fn authenticate(
         #[sqlx(flatten)]
         standing: StandingRow,
     }
-    // The membership join: a removed owner's key finds nothing.
-    let row: Row = sqlx::query_as(&format!(
-        "SELECT k.id, k.user_id, k.org_id, k.key_hash, k.scopes, k.last_used_at, k.expires_at,
-                k.revoked_at, m.role, u.name, u.email, {STANDING_COLUMNS}
-         FROM api_keys k
-         JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
-         JOIN organizations o ON o.id = k.org_id
-         JOIN users u ON u.id = k.user_id
-         WHERE k.key_hash = $1"
-    ))
-    .bind(&hash)
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or(AppError::ApiKeyInvalid)?;
+    let row: Row = sqlx::query_as(&AUTHENTICATE_SQL)
+        .bind(&hash)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or(AppError::ApiKeyInvalid)?;
     if !bool::from(row.key_hash.as_bytes().ct_eq(hash.as_bytes())) {
         return Err(AppError::ApiKeyInvalid);
     }
