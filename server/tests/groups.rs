@@ -28,14 +28,7 @@ async fn create(
     name: &str,
     extra: &[(&str, &str)],
 ) -> common::Resp {
-    let org = org.to_string();
-    let mut form = vec![
-        ("org_id", org.as_str()),
-        ("name", name),
-        ("scans_limit", "3"),
-    ];
-    form.extend_from_slice(extra);
-    app.call(client, "groups/create", &form).await
+    app.group_form(client, org, name, "3", extra).await
 }
 
 async fn group_id(
@@ -45,12 +38,7 @@ async fn group_id(
     name: &str,
     extra: &[(&str, &str)],
 ) -> i64 {
-    let resp = create(app, client, org, name, extra)
-        .await
-        .expect_status(200);
-    resp.json()
-        .as_i64()
-        .unwrap_or_else(|| panic!("no id in {}", resp.body))
+    app.new_group(client, org, name, "3", extra).await
 }
 
 async fn get(app: &TestApp, client: &reqwest::Client, org: i64, group: i64) -> common::Resp {

@@ -21,32 +21,6 @@ on_both_databases!(
 
 const SCAN_SCOPES: &str = "scans:read scans:write";
 
-/// A group made on the New group form; returns its id.
-async fn new_group(
-    app: &TestApp,
-    owner: &reqwest::Client,
-    org: i64,
-    name: &str,
-    limit: &str,
-    extra: &[(&str, &str)],
-) -> i64 {
-    let org = org.to_string();
-    let mut form = vec![
-        ("org_id", org.as_str()),
-        ("name", name),
-        ("scans_limit", limit),
-    ];
-    form.extend_from_slice(extra);
-    let created = app
-        .call(owner, "groups/create", &form)
-        .await
-        .expect_status(200)
-        .json();
-    created
-        .as_i64()
-        .unwrap_or_else(|| panic!("no group id: {created}"))
-}
-
 async fn create_scan(app: &TestApp, key: &str, group: i64, target: &str) -> common::Resp {
     app.api(
         "POST",
@@ -96,15 +70,15 @@ async fn access_follows_group_membership(app: TestApp) {
     let (billing, _) = app
         .add_member(&owner, org, "billing@example.com", "billing_manager")
         .await;
-    let red = new_group(
-        &app,
-        &owner,
-        org,
-        "Red",
-        "2",
-        &[("member_ids", &ursula_id.to_string())],
-    )
-    .await;
+    let red = app
+        .new_group(
+            &owner,
+            org,
+            "Red",
+            "2",
+            &[("member_ids", &ursula_id.to_string())],
+        )
+        .await;
     let ursula_key = app.create_key(&ursula, org, SCAN_SCOPES, "30").await;
     let victor_key = app.create_key(&victor, org, SCAN_SCOPES, "30").await;
 
@@ -234,7 +208,7 @@ async fn claim_concurrently(app: &Arc<TestApp>, key: &str, n: usize) -> Vec<i64>
 async fn the_limit_holds_under_200_concurrent_claims(app: TestApp) {
     let app = Arc::new(app);
     let (owner, org) = app.new_org("owner@example.com", "Org").await;
-    let group = new_group(&app, &owner, org, "Load", "3", &[]).await;
+    let group = app.new_group(&owner, org, "Load", "3", &[]).await;
     let maker = app.create_key(&owner, org, SCAN_SCOPES, "30").await;
     let runner = app.create_key(&owner, org, SCAN_SCOPES, "30").await;
     let admin_key = app
@@ -345,7 +319,7 @@ async fn the_limit_holds_under_200_concurrent_claims(app: TestApp) {
 
 async fn a_silent_runners_scan_goes_back_to_the_queue(app: TestApp) {
     let (owner, org) = app.new_org("owner@example.com", "Org").await;
-    let group = new_group(&app, &owner, org, "Blue", "1", &[]).await;
+    let group = app.new_group(&owner, org, "Blue", "1", &[]).await;
     let first = app.create_key(&owner, org, SCAN_SCOPES, "30").await;
     let second = app.create_key(&owner, org, SCAN_SCOPES, "30").await;
     let scan = id_of(
@@ -439,7 +413,7 @@ async fn a_silent_runners_scan_goes_back_to_the_queue(app: TestApp) {
 
 async fn cancelled_scans_never_start_and_stop_their_runner(app: TestApp) {
     let (owner, org) = app.new_org("owner@example.com", "Org").await;
-    let group = new_group(&app, &owner, org, "Green", "5", &[]).await;
+    let group = app.new_group(&owner, org, "Green", "5", &[]).await;
     let key = app.create_key(&owner, org, SCAN_SCOPES, "30").await;
     let queued = id_of(
         &create_scan(&app, &key, group, "https://q.example.com")
@@ -517,19 +491,19 @@ async fn cancelled_scans_never_start_and_stop_their_runner(app: TestApp) {
 async fn scan_events_reach_the_groups_webhook(app: TestApp) {
     let mut receiver = start_receiver(&[]).await;
     let (owner, org) = app.new_org("owner@example.com", "Org").await;
-    let group = new_group(
-        &app,
-        &owner,
-        org,
-        "Hooked",
-        "1",
-        &[
-            ("webhook_enabled", "on"),
-            ("webhook_url", &receiver.url),
-            ("webhook_secret", "a-signing-secret-of-some-length"),
-        ],
-    )
-    .await;
+    let group = app
+        .new_group(
+            &owner,
+            org,
+            "Hooked",
+            "1",
+            &[
+                ("webhook_enabled", "on"),
+                ("webhook_url", &receiver.url),
+                ("webhook_secret", "a-signing-secret-of-some-length"),
+            ],
+        )
+        .await;
     let key = app.create_key(&owner, org, SCAN_SCOPES, "30").await;
     let scan = id_of(
         &create_scan(&app, &key, group, "https://e.example.com")

@@ -326,6 +326,43 @@ impl TestApp {
         .expect_status(200);
     }
 
+    /// **New group** as `client`: name, concurrent scans limit, and `extra` form fields.
+    pub async fn group_form(
+        &self,
+        client: &reqwest::Client,
+        org_id: i64,
+        name: &str,
+        limit: &str,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let org = org_id.to_string();
+        let mut form = vec![
+            ("org_id", org.as_str()),
+            ("name", name),
+            ("scans_limit", limit),
+        ];
+        form.extend_from_slice(extra);
+        self.call(client, "groups/create", &form).await
+    }
+
+    /// A group made on the New group form; returns its id.
+    pub async fn new_group(
+        &self,
+        client: &reqwest::Client,
+        org_id: i64,
+        name: &str,
+        limit: &str,
+        extra: &[(&str, &str)],
+    ) -> i64 {
+        let resp = self
+            .group_form(client, org_id, name, limit, extra)
+            .await
+            .expect_status(200);
+        resp.json()
+            .as_i64()
+            .unwrap_or_else(|| panic!("no group id in {}", resp.body))
+    }
+
     /// Creates an API key on the profile page's server function; returns the whole key.
     pub async fn create_key(
         &self,
