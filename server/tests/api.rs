@@ -19,6 +19,7 @@ on_both_databases!(
     malformed_requests_get_problem_json_4xx,
     members_invitations_groups_billing_and_audit_over_rest,
     last_used_is_written_at_most_once_a_minute,
+    a_groups_integrations_over_rest,
 );
 
 const ALL_SCOPES: &str = "org:read members:read members:write groups:read groups:write \
@@ -950,8 +951,74 @@ async fn the_openapi_document_lists_every_route_served() {
     // this count catches a route added outside it.
     assert_eq!(
         operations,
-        26,
+        29,
         "operations: {}",
         serde_json::to_string_pretty(&paths).unwrap_or_default()
+    );
+}
+
+async fn a_groups_integrations_over_rest(app: TestApp) {
+    let mut receiver = common::receiver::start_receiver(&[]).await;
+    let (owner, org) = app.new_org("owner@example.com", "Org").await;
+    let group = app.new_group(&owner, org, "Hooked", "1", &[]).await;
+    let key = app
+        .create_key(&owner, org, "groups:read groups:write", "30")
+        .await;
+    let k = Some(key.as_str());
+    let path = format!("/api/v1/groups/{group}/integrations");
+    let secret = "a-signing-secret-of-some-length";
+    app.api(
+        "PUT",
+        &format!("{path}/webhook"),
+        k,
+        Some(json!({"enabled": true, "url": receiver.url, "secret": secret})),
+    )
+    .await
+    .expect_status(204);
+    // Switched on without its settings, an unknown kind, a short secret: refused.
+    app.api(
+        "PUT",
+        &format!("{path}/slack"),
+        k,
+        Some(json!({"enabled": true})),
+    )
+    .await
+    .expect_error(422, "invalid_input", Some("slack_url"));
+    app.api(
+        "PUT",
+        &format!("{path}/pager"),
+        k,
+        Some(json!({"enabled": true})),
+    )
+    .await
+    .expect_error(404, "not_found", None);
+    app.api(
+        "PUT",
+        &format!("{path}/webhook"),
+        k,
+        Some(json!({"enabled": true, "url": receiver.url, "secret": "short"})),
+    )
+    .await
+    .expect_error(422, "invalid_input", Some("webhook_secret"));
+    let got = app.api("GET", &path, k, None).await.expect_status(200);
+    assert!(!got.body.contains(secret), "{}", got.body);
+    let view = got.json();
+    assert_eq!(view["webhook_enabled"], true, "{view}");
+    assert_eq!(view["webhook_secret_set"], true, "{view}");
+    assert_eq!(view["slack_enabled"], false, "{view}");
+    // A test event, delivered now to the receiver.
+    let delivery = app
+        .api("POST", &format!("{path}/webhook/test"), k, None)
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+    assert_eq!(delivery["response_status"], 200, "{delivery}");
+    let (headers, _) = common::receiver::next_request(&mut receiver).await;
+    assert!(headers.contains_key("x-gatehouse-signature"), "{headers:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'group.integration_saved'")
+            .await,
+        1
     );
 }

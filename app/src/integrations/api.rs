@@ -39,7 +39,6 @@ pub async fn save_integration(
     let state = state()?;
     let actor = org_actor(&state, org_id).await?;
     let kind = self::kind(&kind)?;
-    crate::groups::server::authorize_edit(&state, &actor, group_id).await?;
     let input = IntegrationInput::parse(
         kind,
         enabled.is_some(),
@@ -47,16 +46,7 @@ pub async fn save_integration(
         secret.as_deref(),
         recipients.as_deref(),
     )?;
-    let mut tx = state.db.pool.begin().await?;
-    server::save(&state, &mut tx, group_id, &input).await?;
-    tx.commit().await?;
-    crate::audit::record(
-        &state,
-        actor
-            .event("group.integration_saved", format!("group:{group_id}"))
-            .details(serde_json::json!({ "kind": kind.as_str(), "enabled": input.enabled })),
-    )
-    .await
+    server::save_for_group(&state, &actor, group_id, &input).await
 }
 
 /// **Send test event**: delivers now and answers the result.

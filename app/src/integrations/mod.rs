@@ -7,4 +7,6 @@ pub mod model;
 pub mod views;
 
 #[cfg(feature = "ssr")]
+pub mod rest;
+#[cfg(feature = "ssr")]
 pub mod server;

@@ -82,6 +82,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(crate::members::rest::routes())
         .merge(crate::invitations::rest::routes())
         .merge(crate::groups::rest::routes())
+        .merge(crate::integrations::rest::routes())
         .merge(crate::billing::rest::routes())
         .merge(crate::audit::rest::routes())
         .merge(crate::scans::rest::routes())

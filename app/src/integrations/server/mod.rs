@@ -125,6 +125,27 @@ fn secret_context(group_id: i64, kind: Kind) -> String {
 
 /// Stores one integration. The webhook's signing secret and the Slack URL (which carries its
 /// token) are encrypted; an empty secret field keeps the stored one.
+/// Saves one integration of a group for `actor` (who must be allowed to edit the group), and
+/// audits it.
+pub async fn save_for_group(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+    input: &IntegrationInput,
+) -> Result<(), AppError> {
+    crate::groups::server::authorize_edit(state, actor, group_id).await?;
+    let mut tx = state.db.pool.begin().await?;
+    save(state, &mut tx, group_id, input).await?;
+    tx.commit().await?;
+    crate::audit::record(
+        state,
+        actor
+            .event("group.integration_saved", format!("group:{group_id}"))
+            .details(serde_json::json!({ "kind": input.kind.as_str(), "enabled": input.enabled })),
+    )
+    .await
+}
+
 pub async fn save(
     state: &AppState,
     tx: &mut sqlx::AnyConnection,
