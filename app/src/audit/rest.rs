@@ -67,7 +67,7 @@ async fn list_events(
     let page = super::page(&state, actor, &filter, query.cursor.as_deref(), limit)
         .await
         .map_err(|e| match e.for_field("before") {
-            Some(_) => crate::rest::bad_cursor(),
+            Some(_) => crate::members::rest::bad_cursor(),
             None => e,
         })?;
     Ok(Json(AuditEventList {

@@ -129,7 +129,7 @@ async fn list_groups(
     let after = query
         .cursor
         .filter(|c| !c.is_empty())
-        .map(|c| server::decode_cursor(&c).map_err(|_| crate::rest::bad_cursor()))
+        .map(|c| server::decode_cursor(&c).map_err(|_| crate::members::rest::bad_cursor()))
         .transpose()?;
     let page = server::page(&state, actor, query.q.as_deref(), after, limit).await?;
     Ok(Json(GroupList {

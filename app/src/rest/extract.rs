@@ -3,7 +3,7 @@
 //! so every failure is problem+json with a stable code.
 
 use crate::api_keys::server::{authenticate, KeyActor};
-use crate::auth::server::client_ip;
+use crate::auth::server::RequestMeta;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -24,8 +24,7 @@ impl FromRequestParts<AppState> for KeyActor {
             .get(AUTHORIZATION)
             .map(|v| v.to_str().map_err(|_| AppError::ApiKeyInvalid))
             .transpose()?;
-        // The client IP only: API requests carry no cookies to read.
-        let ip = client_ip(parts, state.settings.trust_proxy);
+        let ip = RequestMeta::from_parts(parts, state.settings.trust_proxy).ip;
         authenticate(state, header, ip).await
     }
 }
@@ -109,9 +108,4 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
             format!("limit must be a whole number from 1 to {MAX_LIMIT}."),
         )),
     }
-}
-
-/// A `cursor` that no list of this API gave out.
-pub fn bad_cursor() -> AppError {
-    AppError::invalid("cursor", "That cursor is not one this list gave out.")
 }

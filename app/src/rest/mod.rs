@@ -21,7 +21,7 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use extract::{bad_cursor, page_limit, ApiJson, ApiPath, ApiQuery};
+pub use extract::{page_limit, ApiJson, ApiPath, ApiQuery};
 
 /// Request bodies of the API are small; anything larger is refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;

@@ -62,10 +62,6 @@ pub struct ScanRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
-    /// The same times as the page shows them (`YYYY-MM-DD HH:MM UTC`).
-    pub created: String,
-    pub started: Option<String>,
-    pub finished: Option<String>,
     pub attempts: i64,
     pub result: Option<String>,
 }
@@ -83,9 +79,37 @@ pub struct ScansPage {
     pub next_cursor: Option<String>,
 }
 
+/// `YYYY-MM-DD HH:MM` in UTC, for the page (no time zone database in the browser bundle).
+pub fn short_time(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_time_is_civil_utc() {
+        assert_eq!(short_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(short_time(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert_eq!(short_time(951_782_400), "2000-02-29 00:00 UTC");
+    }
 
     #[test]
     fn statuses_round_trip() {

@@ -9,7 +9,6 @@ use crate::api_keys::server::KeyActor;
 use crate::auth::server::Actor;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::orgs::server::date_time;
 use crate::policy::{allows, Action};
 use crate::state::AppState;
 use std::time::Duration;
@@ -87,9 +86,6 @@ impl Row {
                 (Some(name), Some(email)) => format!("{name} <{email}>"),
                 _ => "—".to_string(),
             },
-            created: date_time(self.created_at),
-            started: self.started_at.map(date_time),
-            finished: self.finished_at.map(date_time),
             created_at: self.created_at,
             started_at: self.started_at,
             finished_at: self.finished_at,

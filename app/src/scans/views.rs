@@ -3,7 +3,7 @@
 //! to start when a runner claims it.
 
 use super::api::{list_scans, scan_groups, CancelScan, StartScan};
-use super::model::{ScanGroup, ScanRow, ScanStatus, ScansPage};
+use super::model::{short_time, ScanGroup, ScanRow, ScanStatus, ScansPage};
 use crate::auth::model::SessionInfo;
 use crate::forms::{field_error, general_error, Field};
 use crate::layout::SignedIn;
@@ -211,9 +211,9 @@ fn ScanLine(s: ScanRow, org_id: i64, cancel: ServerAction<CancelScan>) -> impl I
             <td>{s.group_name}</td>
             <td><span class=format!("status status-{status}") data-testid="scan-status">{status}</span></td>
             <td class="small">{s.started_by}</td>
-            <td class="small">{s.created}</td>
-            <td class="small">{s.started.unwrap_or_default()}</td>
-            <td class="small">{s.finished.unwrap_or_default()}</td>
+            <td class="small">{short_time(s.created_at)}</td>
+            <td class="small">{s.started_at.map(short_time).unwrap_or_default()}</td>
+            <td class="small">{s.finished_at.map(short_time).unwrap_or_default()}</td>
             <td>{open.then(|| view! {
                 <button type="button" class="button small danger" aria-label=label
                     on:click=move |_| { cancel.dispatch(CancelScan { org_id, scan_id }); }>"Cancel"</button>

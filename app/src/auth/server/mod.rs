@@ -39,28 +39,23 @@ pub fn request_meta(state: &AppState) -> RequestMeta {
 
 impl RequestMeta {
     pub fn from_parts(parts: &http::request::Parts, trust_proxy: bool) -> Self {
+        let forwarded = trust_proxy
+            .then(|| parts.headers.get("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
         Self {
-            ip: client_ip(parts, trust_proxy),
+            ip: forwarded.or(peer),
             session_token: token_cookie(&parts.headers, SESSION_COOKIE),
             challenge_token: token_cookie(&parts.headers, CHALLENGE_COOKIE),
         }
     }
-}
-
-/// The client's IP: the first `X-Forwarded-For` entry behind a trusted proxy, else the peer.
-pub fn client_ip(parts: &http::request::Parts, trust_proxy: bool) -> Option<String> {
-    let forwarded = trust_proxy
-        .then(|| parts.headers.get("x-forwarded-for"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip().to_string());
-    forwarded.or(peer)
 }
 
 /// A cookie holding one of our 256-bit hex tokens; anything else is ignored.
