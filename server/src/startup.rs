@@ -11,9 +11,9 @@ use axum::Router;
 use http::{HeaderName, StatusCode};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -178,9 +178,25 @@ pub fn leptos_options() -> LeptosOptions {
         .build()
 }
 
+/// The app's routes, found once per process.
+///
+/// `generate_route_list` renders the app to find its routes, and while it does it holds
+/// `leptos_server::SuppressResourceLoad`: a process-wide flag (a `static AtomicBool` in
+/// leptos_server 0.8.8) under which every resource future first polled anywhere in the process
+/// awaits `pending()` forever. A router built while another server in the same process renders
+/// a page froze that page (its session resource never resolved): integration tests start a
+/// server per test in one process, and hung at random. Generating the list once, before any
+/// server of this process can serve, means no render ever overlaps it. Reproduced by
+/// `server/tests/stall.rs`; upstream: leptos-rs/leptos#4773. Drop this once route generation no
+/// longer touches process-wide state.
+fn app_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
     let leptos = leptos_options();
-    let routes = generate_route_list(app::App);
+    let routes = app_routes();
     let context_state = state.clone();
     let provide_state = move || provide_context(context_state.clone());
     let server_state = ServerState {
