@@ -82,6 +82,8 @@ pub struct Settings {
     pub api_rate_limit_per_minute: u32,
     /// A running scan whose runner has not sent a heartbeat for this long is queued again.
     pub scan_heartbeat_timeout: Duration,
+    /// The longest any response may take, body included.
+    pub request_deadline: Duration,
 }
 
 impl Default for Settings {
@@ -96,6 +98,7 @@ impl Default for Settings {
             trust_proxy: false,
             api_rate_limit_per_minute: 600,
             scan_heartbeat_timeout: Duration::from_secs(90),
+            request_deadline: Duration::from_secs(20),
         }
     }
 }

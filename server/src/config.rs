@@ -124,6 +124,16 @@ pub struct Config {
         global = true
     )]
     pub scan_heartbeat_timeout: u64,
+    /// The longest a response may take, body included (seconds). A request still unanswered
+    /// then gets 503 `deadline_exceeded`; a body still streaming is cut off. Keep it below your
+    /// load balancer's timeout.
+    #[arg(
+        long,
+        env = "GATEHOUSE_REQUEST_DEADLINE",
+        default_value_t = 20,
+        global = true
+    )]
+    pub request_deadline: u64,
 }
 
 impl Config {
@@ -149,6 +159,7 @@ impl Config {
             },
             api_rate_limit_per_minute: self.api_rate_limit,
             scan_heartbeat_timeout: Duration::from_secs(self.scan_heartbeat_timeout.max(1)),
+            request_deadline: Duration::from_secs(self.request_deadline.max(1)),
             ..Settings::default()
         }
     }

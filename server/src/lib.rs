@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod config;
 pub mod cross_site;
+pub mod deadline;
 pub mod health;
 pub mod page_gate;
 pub mod runner;

@@ -1,5 +1,7 @@
 use crate::config::{Cli, Command, Config};
 use crate::cross_site::{self, AllowedOrigin};
+use crate::deadline::{self, Deadline};
+use crate::telemetry::loggable_path;
 use crate::{assets, health, page_gate, server_fn_errors};
 use app::db::Db;
 use app::state::{AppState, Clock, SystemClock};
@@ -231,12 +233,16 @@ pub fn router(state: AppState) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                let path = loggable_path(req.uri().path());
+                tracing::info_span!("request", method = %req.method(), uri = %path, request_id = %id)
             }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            Deadline(state.settings.request_deadline),
+            deadline::enforce,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
 }
 
 /// Embedded files first; anything else renders the app's 404 page.

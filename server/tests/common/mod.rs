@@ -92,6 +92,9 @@ impl TestApp {
             database_url,
             // Deliveries are picked up quickly; retries still wait on the injected clock.
             delivery_poll_ms: 50,
+            // A stalled response ends (and is logged by the server) before the test client's
+            // own timeout fails the test.
+            request_deadline: 15,
             ..Config::default()
         };
         configure(&mut config);
@@ -449,9 +452,14 @@ impl TestApp {
     }
 }
 
+/// How long a test waits for a whole response: a stall fails the test with its request printed,
+/// instead of hanging CI.
+pub const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        .timeout(CLIENT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("http client")
@@ -470,7 +478,9 @@ impl Resp {
         let response = result.unwrap_or_else(|e| panic!("{request}: no response: {e}"));
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.text().await.unwrap_or_default();
+        let body = response.text().await.unwrap_or_else(|e| {
+            panic!("{request}: status {status}, but the body did not arrive whole: {e}")
+        });
         Self {
             request,
             status,
