@@ -50,6 +50,8 @@ pub struct RateLimits {
     pub account_failures: i64,
     /// Sign-in attempts allowed per client IP per window.
     pub ip_attempts: i64,
+    /// Sign-ups and invitation acceptances by new people allowed per client IP per window.
+    pub account_creations_per_ip: i64,
     pub window: Duration,
 }
 
@@ -58,6 +60,7 @@ impl Default for RateLimits {
         Self {
             account_failures: 10,
             ip_attempts: 100,
+            account_creations_per_ip: 20,
             window: Duration::from_secs(15 * 60),
         }
     }
@@ -69,6 +72,9 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// The URL people use to reach Gatehouse, e.g. `https://gatehouse.example.com`.
     pub public_url: Option<String>,
+    /// Where this server listens, as a URL (`http://localhost:3000` for a loopback or
+    /// unspecified address): links point here when no public URL is set.
+    pub served_url: String,
     /// Whether anyone may sign up and so create a new organization.
     pub open_signup: bool,
     /// A session ends after this long without a request...
@@ -84,6 +90,8 @@ pub struct Settings {
     pub scan_heartbeat_timeout: Duration,
     /// The longest any response may take, body included.
     pub request_deadline: Duration,
+    /// Scans one group may have waiting in its queue; New scan is refused beyond it.
+    pub max_queued_scans_per_group: i64,
 }
 
 impl Default for Settings {
@@ -91,6 +99,7 @@ impl Default for Settings {
         Self {
             secure_cookies: false,
             public_url: None,
+            served_url: "http://localhost:3000".to_string(),
             open_signup: true,
             session_idle: Duration::from_secs(7 * 24 * 3600),
             session_absolute: Duration::from_secs(30 * 24 * 3600),
@@ -99,6 +108,7 @@ impl Default for Settings {
             api_rate_limit_per_minute: 600,
             scan_heartbeat_timeout: Duration::from_secs(90),
             request_deadline: Duration::from_secs(20),
+            max_queued_scans_per_group: 1000,
         }
     }
 }
@@ -152,31 +162,16 @@ impl AppState {
         self.clock.now()
     }
 
-    /// The address people use to reach Gatehouse, for links in emails and on screen:
-    /// the configured public URL, else the Host of this request.
+    /// The address people use to reach Gatehouse, for links in emails and on screen: the
+    /// configured public URL, else the address this server listens on. Never a request's
+    /// `Host` header: anyone can send any Host, and a link built from it would send an
+    /// invitee's token to the sender's server.
     pub fn base_url(&self) -> String {
-        if let Some(url) = &self.settings.public_url {
-            return url.clone();
-        }
-        if let Ok(base) = REQUEST_BASE.try_with(Clone::clone) {
-            return base;
-        }
-        let host = leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|p| {
-                p.headers
-                    .get(http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| "localhost".to_string());
-        format!("http://{host}")
+        self.settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| self.settings.served_url.clone())
     }
-}
-
-tokio::task_local! {
-    /// `http://host` of the REST request being served: REST handlers run outside Leptos'
-    /// context, where [`AppState::base_url`] otherwise finds the request's host.
-    pub static REQUEST_BASE: String;
 }
 
 /// The state a server function runs with (provided by the server for every request).

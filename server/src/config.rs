@@ -107,6 +107,14 @@ pub struct Config {
         global = true
     )]
     pub signin_ip_limit: i64,
+    /// Sign-ups and invitation acceptances by new people allowed per client IP per 15 minutes.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SIGNUP_IP_LIMIT",
+        default_value_t = 20,
+        global = true
+    )]
+    pub signup_ip_limit: i64,
     /// REST API requests allowed per API key per minute, counted per server process
     /// (0: no limit).
     #[arg(
@@ -134,6 +142,14 @@ pub struct Config {
         global = true
     )]
     pub request_deadline: u64,
+    /// Scans one group may have waiting (queued); New scan is refused (409) beyond it.
+    #[arg(
+        long,
+        env = "GATEHOUSE_MAX_QUEUED_SCANS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub max_queued_scans: i64,
 }
 
 impl Config {
@@ -143,25 +159,120 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()))
     }
 
-    pub fn settings(&self) -> Settings {
-        Settings {
-            secure_cookies: self.secure_cookies,
-            public_url: self
-                .public_url
-                .clone()
-                .map(|u| u.trim_end_matches('/').to_string()),
+    /// The settings the app runs with, for a server listening on `listening`. A public URL
+    /// that is not an http(s) origin is refused here, at start-up, rather than producing
+    /// broken links and failed sign-ins later.
+    pub fn settings(&self, listening: SocketAddr) -> Result<Settings, String> {
+        let public_url = self
+            .public_url
+            .as_deref()
+            .map(parse_public_url)
+            .transpose()?;
+        let https = public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+        Ok(Settings {
+            // Cookies over https are always Secure; --secure-cookies covers a TLS proxy
+            // without a public URL.
+            secure_cookies: self.secure_cookies || https,
+            public_url,
+            served_url: served_url(listening),
             open_signup: !self.disable_signup,
             trust_proxy: self.trust_proxy,
             rate_limits: RateLimits {
                 account_failures: self.signin_account_limit,
                 ip_attempts: self.signin_ip_limit,
+                account_creations_per_ip: self.signup_ip_limit,
                 window: Duration::from_secs(15 * 60),
             },
             api_rate_limit_per_minute: self.api_rate_limit,
             scan_heartbeat_timeout: Duration::from_secs(self.scan_heartbeat_timeout.max(1)),
             request_deadline: Duration::from_secs(self.request_deadline.max(1)),
+            max_queued_scans_per_group: self.max_queued_scans.max(1),
             ..Settings::default()
+        })
+    }
+}
+
+/// `--public-url`: an http(s) origin (scheme, host, optional port), without a path.
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("--public-url {raw:?}: {why}");
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| {
+        bad(&format!(
+            "not a URL ({e}); use e.g. https://gatehouse.example.com"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("use an http:// or https:// URL"));
+    }
+    if url.host_str().is_none() {
+        return Err(bad("name the host people use"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "give the origin only (Gatehouse is served at the root of its host)",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("remove the user name and password"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// The URL of the address the server listens on. A loopback or unspecified address becomes
+/// `localhost`: browsers give `localhost` the secure-context features (WebAuthn, clipboard)
+/// that they refuse to a bare IP address.
+fn served_url(addr: SocketAddr) -> String {
+    let ip = addr.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        return format!("http://localhost:{}", addr.port());
+    }
+    match ip {
+        std::net::IpAddr::V4(v4) => format!("http://{v4}:{}", addr.port()),
+        std::net::IpAddr::V6(v6) => format!("http://[{v6}]:{}", addr.port()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_origins() {
+        assert_eq!(
+            parse_public_url("https://gatehouse.example.com/").as_deref(),
+            Ok("https://gatehouse.example.com")
+        );
+        assert_eq!(
+            parse_public_url("http://localhost:3000").as_deref(),
+            Ok("http://localhost:3000")
+        );
+        for bad in [
+            "gatehouse.example.com",
+            "ftp://example.com",
+            "https://example.com/gatehouse",
+            "https://user:pw@example.com",
+            "https://",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_served_url_names_localhost_for_loopback() {
+        let at = |s: &str| served_url(s.parse().expect("addr"));
+        assert_eq!(at("127.0.0.1:3000"), "http://localhost:3000");
+        assert_eq!(at("0.0.0.0:8080"), "http://localhost:8080");
+        assert_eq!(at("192.0.2.5:3000"), "http://192.0.2.5:3000");
+    }
+
+    #[test]
+    fn https_public_urls_make_cookies_secure() {
+        let addr = "127.0.0.1:3000".parse().expect("addr");
+        let mut config = Config::default();
+        assert!(!config.settings(addr).expect("settings").secure_cookies);
+        config.public_url = Some("https://gatehouse.example.com".into());
+        assert!(config.settings(addr).expect("settings").secure_cookies);
     }
 }
 

@@ -167,10 +167,7 @@ mod tests {
                     let first = futures::stream::once(async {
                         Ok::<_, std::io::Error>(Bytes::from_static(b"<html>partial"))
                     });
-                    Body::from_stream(futures::StreamExt::chain(
-                        first,
-                        futures::stream::pending(),
-                    ))
+                    Body::from_stream(futures::StreamExt::chain(first, futures::stream::pending()))
                 }),
             )
             .layer(axum::middleware::from_fn_with_state(

@@ -33,6 +33,8 @@ pub enum StartError {
     Mail(#[from] app::mail::MailConfigError),
     #[error("secret key: {0}")]
     Key(#[from] app::crypto::KeyError),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("runner: {0}")]
     Runner(#[from] crate::runner::RunnerError),
 }
@@ -71,8 +73,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 tracing::warn!("this build has no embedded site (wasm/CSS): pages render but do not hydrate; build with scripts/build-release.sh");
             }
             println!(
-                "Gatehouse is running at http://{}/  (database: {})",
-                app.addr,
+                "Gatehouse is running at {}/  (database: {})",
+                app.state.base_url(),
                 redact(&config.database_url())
             );
             app.serve_until_stopped().await
@@ -115,13 +117,14 @@ impl Application {
             .transpose()?;
         let secret_key =
             app::crypto::SecretKey::load_or_create(config.secret_key.as_deref(), &config.data_dir)?;
-        let state = AppState::new(db, config.settings(), clock, secret_key).with_mailer(mailer);
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| StartError::Bind(config.addr, e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Bind(config.addr, e))?;
+        let settings = config.settings(addr).map_err(StartError::Config)?;
+        let state = AppState::new(db, settings, clock, secret_key).with_mailer(mailer);
         let router = router(state.clone());
         Ok(Self {
             addr,
@@ -226,17 +229,15 @@ pub fn router(state: AppState) -> Router {
             cross_site::guard,
         ))
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let id = req
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                let path = loggable_path(req.uri().path());
-                tracing::info_span!("request", method = %req.method(), uri = %path, request_id = %id)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let path = loggable_path(req.uri().path());
+            tracing::info_span!("request", method = %req.method(), uri = %path, request_id = %id)
+        }))
         .layer(axum::middleware::from_fn_with_state(
             Deadline(state.settings.request_deadline),
             deadline::enforce,

@@ -50,22 +50,35 @@ impl Event {
     }
 }
 
-/// Writes one audit event. Every change an admin makes, and every sign-in, goes through here.
-pub async fn record(state: &AppState, event: Event) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO audit_events (org_id, actor_user_id, action, target, ip, details, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(event.org_id)
-    .bind(event.actor_user_id)
-    .bind(event.action)
-    .bind(&event.target)
-    .bind(&event.ip)
-    .bind(event.details.to_string())
-    .bind(state.now())
-    .execute(&state.db.pool)
-    .await?;
+const INSERT: &str =
+    "INSERT INTO audit_events (org_id, actor_user_id, action, target, ip, details, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Writes the audit event of a change in the change's own transaction: the change and its
+/// event commit together or not at all (a change that cannot be audited does not happen).
+pub async fn record(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    event: Event,
+) -> Result<(), AppError> {
+    sqlx::query(INSERT)
+        .bind(event.org_id)
+        .bind(event.actor_user_id)
+        .bind(event.action)
+        .bind(&event.target)
+        .bind(&event.ip)
+        .bind(event.details.to_string())
+        .bind(state.now())
+        .execute(&mut *tx)
+        .await?;
     Ok(())
+}
+
+/// Writes an event that records no change of stored data (a sign-in attempt, a lockout): it
+/// is its own single-statement transaction.
+pub async fn record_event(state: &AppState, event: Event) -> Result<(), AppError> {
+    let mut conn = state.db.pool.acquire().await?;
+    record(&mut conn, state, event).await
 }
 
 pub const PAGE_SIZE: i64 = 50;

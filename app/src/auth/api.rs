@@ -8,7 +8,6 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use {
     super::server::{self as auth, request_meta},
-    crate::audit,
     crate::domain::{Email, OrgName, Password, PersonName},
     crate::state::from_context as state,
 };
@@ -41,18 +40,13 @@ pub async fn sign_up(
     let email = Email::parse(&email)?;
     let password = Password::parse(&password)?;
     let org_name = OrgName::parse(&organization)?;
+    // Cheap checks first: a sign-up costs an argon2 hash, so a client gets a few per window.
+    auth::limit_account_creation(&state, &meta).await?;
     let hash = auth::password::hash(&state, password).await?;
     let (user_id, org_id) =
-        auth::store::create_user_with_org(&state, &name, &email, &hash, &org_name).await?;
+        auth::store::create_user_with_org(&state, &name, &email, &hash, &org_name, &meta.ip)
+            .await?;
     auth::start_session(&state, &meta, user_id, Some(org_id)).await?;
-    audit::record(
-        &state,
-        audit::Event::new("user.sign_up", format!("user:{user_id}"))
-            .org(org_id)
-            .actor(user_id)
-            .ip(meta.ip.clone()),
-    )
-    .await?;
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -67,8 +61,7 @@ pub async fn sign_in(
     let state = state()?;
     let meta = request_meta(&state);
     let user_id = auth::sign_in(&state, &meta, &email, &password).await?;
-    // Only local paths: an open redirect would let a link send people anywhere after sign-in.
-    let next = next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'));
+    let next = next.as_deref().and_then(auth::local_redirect);
     if crate::two_factor::server::is_enabled(&state, user_id).await? {
         // Not signed in yet: the second step finishes the sign-in.
         let token =

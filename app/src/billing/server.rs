@@ -56,8 +56,8 @@ pub async fn update(
         .bind(actor.org_id)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("billing.updated", format!("org:{}", actor.org_id))
@@ -65,5 +65,7 @@ pub async fn update(
                 serde_json::json!({"plan": plan.as_str(), "seats": seats, "billing_email": email}),
             ),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

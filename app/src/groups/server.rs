@@ -247,8 +247,8 @@ pub async fn create(state: &AppState, actor: &Actor, group: NewGroup) -> Result<
     for input in &group.integrations {
         integrations::save(state, &mut tx, group_id, input).await?;
     }
-    tx.commit().await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("group.created", format!("group:{group_id}"))
@@ -259,6 +259,7 @@ pub async fn create(state: &AppState, actor: &Actor, group: NewGroup) -> Result<
             })),
     )
     .await?;
+    tx.commit().await?;
     Ok(group_id)
 }
 
@@ -387,14 +388,16 @@ pub async fn update(
         details.clone(),
     )
     .await?;
-    tx.commit().await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("group.updated", format!("group:{group_id}"))
             .details(details),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn add_member(
@@ -409,10 +412,8 @@ pub async fn add_member(
     if added {
         let payload = member_payload(&mut tx, &group, user_id).await?;
         integrations::enqueue(state, &mut tx, group_id, "group.member_added", payload).await?;
-    }
-    tx.commit().await?;
-    if added {
         crate::audit::record(
+            &mut tx,
             state,
             actor
                 .event("group.member_added", format!("group:{group_id}"))
@@ -420,6 +421,7 @@ pub async fn add_member(
         )
         .await?;
     }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -441,14 +443,16 @@ pub async fn remove_member(
         return Err(AppError::NotFound);
     }
     integrations::enqueue(state, &mut tx, group_id, "group.member_removed", payload).await?;
-    tx.commit().await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("group.member_removed", format!("group:{group_id}"))
             .details(serde_json::json!({ "user_id": user_id })),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn member_payload(
@@ -483,16 +487,20 @@ pub async fn delete(
             "Type the group's name exactly to confirm.",
         ));
     }
+    let mut tx = state.db.pool.begin().await?;
     sqlx::query("DELETE FROM groups WHERE id = $1 AND org_id = $2")
         .bind(group_id)
         .bind(actor.org_id)
-        .execute(&state.db.pool)
+        .execute(&mut *tx)
         .await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("group.deleted", format!("group:{group_id}"))
             .details(serde_json::json!({ "name": name })),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

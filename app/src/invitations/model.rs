@@ -18,7 +18,9 @@ pub struct InviteOutcome {
     pub email: String,
     /// True when an email with the link was sent.
     pub emailed: bool,
-    /// The link to copy, when no email was sent (no SMTP configured).
+    /// True when SMTP is configured but the email could not be sent.
+    pub email_failed: bool,
+    /// The link to copy, when no email was sent (no SMTP configured, or sending failed).
     pub link: Option<String>,
 }
 

@@ -5,10 +5,10 @@ use crate::api_keys::server::KeyActor;
 use crate::domain::{Email, PersonName, Role};
 use crate::error::AppError;
 use crate::rest::{ApiJson, ApiPath};
-use crate::state::{AppState, REQUEST_BASE};
+use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -45,18 +45,10 @@ pub struct InvitationSent {
     pub email: String,
     /// True when an email with the link was sent.
     pub emailed: bool,
-    /// The link to pass on, when no email was sent (no SMTP configured).
+    /// True when SMTP is configured but the email could not be sent: pass `link` on yourself.
+    pub email_failed: bool,
+    /// The link to pass on, when no email was sent (no SMTP configured, or sending failed).
     pub link: Option<String>,
-}
-
-/// Links in invitations point at the configured public URL, else at the host this request
-/// was sent to.
-fn request_base(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
 }
 
 /// Pending invitations. Scope `members:read` (and a role that manages members).
@@ -90,24 +82,19 @@ async fn list_invitations(
 async fn create_invitation(
     State(state): State<AppState>,
     key: KeyActor,
-    headers: HeaderMap,
     ApiJson(body): ApiJson<NewInvitation>,
 ) -> Result<(StatusCode, Json<InvitationSent>), AppError> {
     let actor = key.require(Scope::MembersWrite)?;
     let name = PersonName::parse(&body.name)?;
     let email = Email::parse(&body.email)?;
     let role = Role::parse(&body.role)?;
-    let outcome = REQUEST_BASE
-        .scope(
-            request_base(&headers),
-            super::server::create(&state, actor, name, email, role),
-        )
-        .await?;
+    let outcome = super::server::create(&state, actor, name, email, role).await?;
     Ok((
         StatusCode::CREATED,
         Json(InvitationSent {
             email: outcome.email,
             emailed: outcome.emailed,
+            email_failed: outcome.email_failed,
             link: outcome.link,
         }),
     ))
@@ -133,19 +120,14 @@ async fn revoke_invitation(
 async fn resend_invitation(
     State(state): State<AppState>,
     key: KeyActor,
-    headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InvitationSent>, AppError> {
     let actor = key.require(Scope::MembersWrite)?;
-    let outcome = REQUEST_BASE
-        .scope(
-            request_base(&headers),
-            super::server::resend(&state, actor, id),
-        )
-        .await?;
+    let outcome = super::server::resend(&state, actor, id).await?;
     Ok(Json(InvitationSent {
         email: outcome.email,
         emailed: outcome.emailed,
+        email_failed: outcome.email_failed,
         link: outcome.link,
     }))
 }

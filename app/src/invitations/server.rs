@@ -52,6 +52,31 @@ pub async fn seats_used(
     Ok((members, pending))
 }
 
+/// Refuses (409 next to `field`) when every seat of the plan is taken. Call it holding the
+/// organization's lock.
+async fn check_seat_free(
+    tx: &mut sqlx::AnyConnection,
+    org_id: i64,
+    now: i64,
+    field: &str,
+) -> Result<(), AppError> {
+    let (seats,): (i64,) = sqlx::query_as("SELECT seats FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (members, pending) = seats_used(tx, org_id, now).await?;
+    if members + pending >= seats {
+        return Err(AppError::conflict(
+            field,
+            format!(
+                "All {seats} seats of your plan are taken ({members} members, {pending} pending invitations). \
+                 Add seats in Billing or revoke a pending invitation."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn create(
     state: &AppState,
     actor: &Actor,
@@ -88,20 +113,7 @@ pub async fn create(
     .bind(email.normalized())
     .execute(&mut *tx)
     .await?;
-    let (seats,): (i64,) = sqlx::query_as("SELECT seats FROM organizations WHERE id = $1")
-        .bind(actor.org_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let (members, pending) = seats_used(&mut tx, actor.org_id, now).await?;
-    if members + pending >= seats {
-        return Err(AppError::conflict(
-            "email",
-            format!(
-                "All {seats} seats of your plan are taken ({members} members, {pending} pending invitations). \
-                 Add seats in Billing or revoke a pending invitation."
-            ),
-        ));
-    }
+    check_seat_free(&mut tx, actor.org_id, now, "email").await?;
     let inserted = sqlx::query(
         "INSERT INTO invitations (org_id, email, email_normalized, name, role, token_hash, invited_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -129,8 +141,8 @@ pub async fn create(
         }
         other => other?,
     };
-    tx.commit().await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event(
@@ -140,10 +152,12 @@ pub async fn create(
             .details(serde_json::json!({"role": role.as_str()})),
     )
     .await?;
+    tx.commit().await?;
     deliver(state, actor, name.as_str(), email.as_str(), role, &token).await
 }
 
-/// Emails the link when SMTP is configured; otherwise hands it back to show the inviter.
+/// Emails the link when SMTP is configured; otherwise, or when sending fails, hands it back
+/// to show the inviter: the invitation exists either way, and its link is never lost.
 async fn deliver(
     state: &AppState,
     actor: &Actor,
@@ -153,12 +167,14 @@ async fn deliver(
     token: &str,
 ) -> Result<InviteOutcome, AppError> {
     let link = format!("{}/invite/{token}", state.base_url());
+    let to_copy = |email_failed: bool| InviteOutcome {
+        email: email.to_string(),
+        emailed: false,
+        email_failed,
+        link: Some(link.clone()),
+    };
     let Some(mailer) = &state.mailer else {
-        return Ok(InviteOutcome {
-            email: email.to_string(),
-            emailed: false,
-            link: Some(link),
-        });
+        return Ok(to_copy(false));
     };
     let (org_name,): (String,) = sqlx::query_as("SELECT name FROM organizations WHERE id = $1")
         .bind(actor.org_id)
@@ -170,14 +186,19 @@ async fn deliver(
         actor.name,
         role.label()
     );
-    mailer
+    match mailer
         .send(name, email, &format!("Join {org_name} on Gatehouse"), body)
-        .await?;
-    Ok(InviteOutcome {
-        email: email.to_string(),
-        emailed: true,
-        link: None,
-    })
+        .await
+    {
+        Ok(()) => Ok(InviteOutcome {
+            email: email.to_string(),
+            emailed: true,
+            email_failed: false,
+            link: None,
+        }),
+        // Logged by the mailer; the inviter passes the link on instead.
+        Err(_) => Ok(to_copy(true)),
+    }
 }
 
 pub async fn pending(state: &AppState, actor: &Actor) -> Result<Vec<PendingInvitation>, AppError> {
@@ -207,42 +228,77 @@ pub async fn pending(state: &AppState, actor: &Actor) -> Result<Vec<PendingInvit
 
 pub async fn revoke(state: &AppState, actor: &Actor, id: i64) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageMembers)?;
+    let mut tx = state.db.pool.begin().await?;
     let done = sqlx::query(
         "UPDATE invitations SET status = 'revoked', finished_at = $1 WHERE id = $2 AND org_id = $3 AND status = 'pending'",
     )
     .bind(state.now())
     .bind(id)
     .bind(actor.org_id)
-    .execute(&state.db.pool)
+    .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
     crate::audit::record(
+        &mut tx,
         state,
         actor.event("invitation.revoked", format!("invitation:{id}")),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
+
+/// Resends allowed per invitation, and per organization, per hour: each may send an email,
+/// so an unlimited Resend would make Gatehouse a relay for mail to any address.
+pub const RESENDS_PER_INVITATION: i64 = 5;
+pub const RESENDS_PER_ORG: i64 = 50;
 
 /// A new link (the old one stops working) and a new 7-day expiry.
 pub async fn resend(state: &AppState, actor: &Actor, id: i64) -> Result<InviteOutcome, AppError> {
     authorize(actor.role, Action::ManageMembers)?;
+    // Counted before the transaction (the counters are written on their own connection,
+    // which must not wait for the organization's lock held below).
+    let hour = std::time::Duration::from_secs(3600);
+    crate::auth::server::rate_limit::hit(
+        state,
+        &format!("invitation-resend:{id}"),
+        RESENDS_PER_INVITATION,
+        hour,
+    )
+    .await?;
+    crate::auth::server::rate_limit::hit(
+        state,
+        &format!("invitation-resend-org:{}", actor.org_id),
+        RESENDS_PER_ORG,
+        hour,
+    )
+    .await?;
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    // Under the organization's lock, like create: the seat count below cannot race another
+    // invitation or a resend.
+    lock_org(&mut tx, actor.org_id).await?;
     // Authorize on the invitation's role before touching it: a refused resend (an Admin
     // and an Owner invitation) must leave the existing link working.
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT name, email, role FROM invitations WHERE id = $1 AND org_id = $2 AND status = 'pending'",
+    let row: Option<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT name, email, role, expires_at FROM invitations
+         WHERE id = $1 AND org_id = $2 AND status = 'pending'",
     )
     .bind(id)
     .bind(actor.org_id)
-    .fetch_optional(&state.db.pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    let (name, email, role) = row.ok_or(AppError::NotFound)?;
+    let (name, email, role, expires_at) = row.ok_or(AppError::NotFound)?;
     let role = role_of(&role)?;
     may_invite(actor.role, role)?;
-    let now = state.now();
+    // An expired invitation holds no seat: reviving it takes one, if one is free.
+    if expires_at <= now {
+        check_seat_free(&mut tx, actor.org_id, now, "id").await?;
+    }
     let token = new_token();
-    let rotated = sqlx::query(
+    sqlx::query(
         "UPDATE invitations SET token_hash = $1, expires_at = $2, created_at = $3
          WHERE id = $4 AND org_id = $5 AND status = 'pending'",
     )
@@ -251,17 +307,15 @@ pub async fn resend(state: &AppState, actor: &Actor, id: i64) -> Result<InviteOu
     .bind(now)
     .bind(id)
     .bind(actor.org_id)
-    .execute(&state.db.pool)
+    .execute(&mut *tx)
     .await?;
-    // Accepted or revoked between the two statements.
-    if rotated.rows_affected() == 0 {
-        return Err(AppError::NotFound);
-    }
     crate::audit::record(
+        &mut tx,
         state,
         actor.event("invitation.resent", format!("invitation:{id}")),
     )
     .await?;
+    tx.commit().await?;
     deliver(state, actor, &name, &email, role, &token).await
 }
 
@@ -301,6 +355,13 @@ pub async fn view(
     })
 }
 
+fn used_revoked_or_expired() -> AppError {
+    AppError::conflict(
+        "token",
+        "This invitation was used, revoked, or has expired.",
+    )
+}
+
 /// Marks the invitation accepted — exactly once, whoever else tries at the same moment —
 /// and returns (org id, email, role). The UPDATE's condition is the single-use guarantee.
 async fn claim(
@@ -319,12 +380,7 @@ async fn claim(
     .bind(token_hash(token))
     .fetch_optional(&mut *tx)
     .await?;
-    let (org_id, email, role) = row.ok_or_else(|| {
-        AppError::conflict(
-            "token",
-            "This invitation was used, revoked, or has expired.",
-        )
-    })?;
+    let (org_id, email, role) = row.ok_or_else(used_revoked_or_expired)?;
     Ok((org_id, email, role_of(&role)?))
 }
 
@@ -358,6 +414,20 @@ pub async fn accept_as_new_user(
     password: Password,
 ) -> Result<i64, AppError> {
     let token = parse_token(raw_token)?;
+    let now = state.now();
+    // Cheap checks before the argon2 hash: a link that cannot be accepted costs one indexed
+    // read, and each client address gets a few account creations per window.
+    let open: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM invitations WHERE token_hash = $1 AND status = 'pending' AND expires_at > $2",
+    )
+    .bind(token_hash(&token))
+    .bind(now)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    if open.is_none() {
+        return Err(used_revoked_or_expired());
+    }
+    auth::limit_account_creation(state, meta).await?;
     let hash = auth::password::hash(state, password).await?;
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
@@ -378,9 +448,9 @@ pub async fn accept_as_new_user(
         .execute(&mut *tx)
         .await?;
     add_member(&mut tx, org_id, user_id, role, now).await?;
+    record_accepted(&mut tx, state, meta, org_id, user_id, role).await?;
     tx.commit().await?;
     auth::start_session(state, meta, user_id, Some(org_id)).await?;
-    record_accepted(state, meta, org_id, user_id, role).await?;
     Ok(org_id)
 }
 
@@ -405,13 +475,14 @@ pub async fn accept_as_signed_in(
         ));
     }
     add_member(&mut tx, org_id, session.user_id, role, now).await?;
+    record_accepted(&mut tx, state, meta, org_id, session.user_id, role).await?;
     tx.commit().await?;
     auth::store::set_current_org(state, &session.id_hash, org_id).await?;
-    record_accepted(state, meta, org_id, session.user_id, role).await?;
     Ok(org_id)
 }
 
 async fn record_accepted(
+    tx: &mut sqlx::AnyConnection,
     state: &AppState,
     meta: &RequestMeta,
     org_id: i64,
@@ -419,6 +490,7 @@ async fn record_accepted(
     role: Role,
 ) -> Result<(), AppError> {
     crate::audit::record(
+        tx,
         state,
         crate::audit::Event::new("invitation.accepted", format!("user:{user_id}"))
             .org(org_id)

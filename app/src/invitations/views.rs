@@ -68,10 +68,14 @@ fn InviteSent(outcome: InviteOutcome) -> impl IntoView {
         Some(link) => {
             let copy_link = link.clone();
             let copied = RwSignal::new(false);
+            let why = if outcome.email_failed {
+                ". The email could not be sent: send them this link yourself (it works once, for 7 days)."
+            } else {
+                ". Email is not set up on this server: send them this link (it works once, for 7 days)."
+            };
             view! {
                 <div class="notice" role="status">
-                    <p>"Invitation created for " <strong>{outcome.email}</strong>
-                       ". Email is not set up on this server: send them this link (it works once, for 7 days)."</p>
+                    <p>"Invitation created for " <strong>{outcome.email}</strong>{why}</p>
                     <div class="copy-row">
                         <input type="text" readonly=true value=link aria-label="Invitation link" class="mono"/>
                         <button type="button" class="button secondary" on:click=move |_| {

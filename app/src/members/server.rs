@@ -164,14 +164,16 @@ pub async fn change_role(
     if owners_left(&mut tx, actor.org_id).await? == 0 {
         return Err(last_owner());
     }
-    tx.commit().await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("member.role_changed", format!("user:{user_id}"))
             .details(serde_json::json!({"from": current.as_str(), "to": new_role.as_str()})),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Removes `user_id` from the organization (or the actor themself, when leaving). Their
@@ -205,11 +207,17 @@ pub async fn remove(state: &AppState, actor: &Actor, user_id: i64) -> Result<(),
     }
     crate::api_keys::server::revoke_member_keys(&mut tx, actor.org_id, user_id, state.now())
         .await?;
-    tx.commit().await?;
     let action = if leaving {
         "member.left"
     } else {
         "member.removed"
     };
-    crate::audit::record(state, actor.event(action, format!("user:{user_id}"))).await
+    crate::audit::record(
+        &mut tx,
+        state,
+        actor.event(action, format!("user:{user_id}")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -88,18 +88,22 @@ pub async fn settings(state: &AppState, actor: &Actor) -> Result<OrgSettings, Ap
 
 pub async fn rename(state: &AppState, actor: &Actor, name: OrgName) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
+    let mut tx = state.db.pool.begin().await?;
     sqlx::query("UPDATE organizations SET name = $1 WHERE id = $2")
         .bind(name.as_str())
         .bind(actor.org_id)
-        .execute(&state.db.pool)
+        .execute(&mut *tx)
         .await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("org.renamed", format!("org:{}", actor.org_id))
             .details(serde_json::json!({"name": name.as_str()})),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Deletes the organization with everything in it. The Owner types its name to confirm.
@@ -116,8 +120,11 @@ pub async fn delete(state: &AppState, actor: &Actor, confirm_name: &str) -> Resu
         ));
     }
     // The audit trail of a deleted organization is kept without its org id (the foreign key
-    // would cascade it away), so that who deleted what stays on record.
+    // would cascade it away), so that who deleted what stays on record. The event and the
+    // deletion commit together.
+    let mut tx = state.db.pool.begin().await?;
     crate::audit::record(
+        &mut tx,
         state,
         crate::audit::Event::new("org.deleted", format!("org:{}", actor.org_id))
             .actor(actor.user_id)
@@ -127,8 +134,9 @@ pub async fn delete(state: &AppState, actor: &Actor, confirm_name: &str) -> Resu
     .await?;
     sqlx::query("DELETE FROM organizations WHERE id = $1")
         .bind(actor.org_id)
-        .execute(&state.db.pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 

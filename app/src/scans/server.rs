@@ -213,6 +213,29 @@ pub async fn create(
     if in_org.is_none() || !allows(actor.role, Action::Scans { member_of_group }) {
         return Err(AppError::invalid("group_id", "Choose one of your groups."));
     }
+    let mut tx = state.db.pool.begin().await?;
+    // The group's lock (as claims take it) makes the count below the one this scan joins:
+    // concurrent requests cannot all slip under the cap.
+    let name: Option<(String,)> =
+        sqlx::query_as("UPDATE groups SET scans_limit = scans_limit WHERE id = $1 RETURNING name")
+            .bind(group_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (group_name,) = name.ok_or(AppError::NotFound)?;
+    let cap = state.settings.max_queued_scans_per_group;
+    let (queued,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM scans WHERE group_id = $1 AND status = 'queued'")
+            .bind(group_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if queued >= cap {
+        return Err(AppError::conflict(
+            "group_id",
+            format!(
+                "{group_name} has {queued} scans waiting, its most. Start more once some have run, or cancel some."
+            ),
+        ));
+    }
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO scans (org_id, group_id, target, status, created_by, created_at)
          VALUES ($1, $2, $3, 'queued', $4, $5) RETURNING id",
@@ -222,15 +245,17 @@ pub async fn create(
     .bind(&target)
     .bind(actor.user_id)
     .bind(state.now())
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("scan.created", format!("scan:{id}"))
             .details(serde_json::json!({ "group_id": group_id, "target": target })),
     )
     .await?;
+    tx.commit().await?;
     get(state, actor, id).await
 }
 
@@ -278,14 +303,15 @@ pub async fn cancel(state: &AppState, actor: &Actor, scan_id: i64) -> Result<Sca
         )
         .await?;
     }
-    tx.commit().await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("scan.cancelled", format!("scan:{scan_id}"))
             .details(serde_json::json!({ "group_id": scan.group_id, "was": scan.status.as_str() })),
     )
     .await?;
+    tx.commit().await?;
     get(state, actor, scan_id).await
 }
 

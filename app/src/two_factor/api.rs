@@ -68,13 +68,15 @@ pub async fn sign_in_second_factor(code: String) -> Result<(), AppError> {
     two_factor::end_challenge(&state, &token).await?;
     auth::set_cookie(&state, auth::CHALLENGE_COOKIE, "", 0);
     auth::start_session(&state, &meta, user_id, None).await?;
-    crate::audit::record(
+    crate::audit::record_event(
         &state,
         crate::audit::Event::new("user.sign_in_second_factor", format!("user:{user_id}"))
             .actor(user_id)
             .ip(meta.ip.clone()),
     )
     .await?;
+    // Checked when the challenge was stored, and again here, where it is used.
+    let next = next.as_deref().and_then(auth::local_redirect);
     leptos_axum::redirect(next.as_deref().unwrap_or("/"));
     Ok(())
 }

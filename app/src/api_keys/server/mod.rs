@@ -86,13 +86,20 @@ pub async fn create(
         ));
     }
     let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    // The user's row lock serializes their key creations, so the count below is the count
+    // the new key joins (concurrent creations cannot all pass the limit).
+    sqlx::query("UPDATE users SET id = id WHERE id = $1")
+        .bind(session.user_id)
+        .execute(&mut *tx)
+        .await?;
     let (active,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL
            AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(session.user_id)
     .bind(now)
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await?;
     if active >= MAX_ACTIVE_KEYS {
         return Err(AppError::conflict(
@@ -114,9 +121,10 @@ pub async fn create(
     .bind(scopes.to_stored())
     .bind(now)
     .bind(expires_at)
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await?;
     crate::audit::record(
+        &mut tx,
         state,
         crate::audit::Event::new("api_key.created", format!("api_key:{id}"))
             .org(org_id)
@@ -130,6 +138,7 @@ pub async fn create(
             })),
     )
     .await?;
+    tx.commit().await?;
     let rows = list(state, session.user_id, Some(id)).await?;
     let row = rows.into_iter().next().ok_or(AppError::Internal)?;
     Ok(CreatedKey {
@@ -218,6 +227,7 @@ pub async fn revoke(
     ip: Option<String>,
     key_id: i64,
 ) -> Result<(), AppError> {
+    let mut tx = state.db.pool.begin().await?;
     let revoked: Option<(i64, String)> = sqlx::query_as(
         "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL
          RETURNING org_id, name",
@@ -225,10 +235,11 @@ pub async fn revoke(
     .bind(state.now())
     .bind(key_id)
     .bind(user_id)
-    .fetch_optional(&state.db.pool)
+    .fetch_optional(&mut *tx)
     .await?;
     let (org_id, name) = revoked.ok_or(AppError::NotFound)?;
     crate::audit::record(
+        &mut tx,
         state,
         crate::audit::Event::new("api_key.revoked", format!("api_key:{key_id}"))
             .org(org_id)
@@ -236,7 +247,9 @@ pub async fn revoke(
             .ip(ip)
             .details(serde_json::json!({ "name": name })),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Revokes a member's keys for one organization (they were removed or left), inside the

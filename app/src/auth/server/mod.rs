@@ -167,6 +167,10 @@ pub async fn session_info(state: &AppState, session: &Session) -> Result<Session
 }
 
 /// Checks email and password under the rate limits. Returns the user's id.
+///
+/// Every attempt is counted before the password is verified, in one atomic statement per
+/// bucket: of any number of concurrent guesses at one account, at most the account's limit
+/// reach argon2 (a read-then-count-the-failure check let dozens through at once).
 pub async fn sign_in(
     state: &AppState,
     meta: &RequestMeta,
@@ -177,7 +181,7 @@ pub async fn sign_in(
     if let Some(ip) = &meta.ip {
         rate_limit::hit(
             state,
-            &format!("signin-ip:{ip}"),
+            &rate_limit::ip_bucket("signin-ip", ip),
             limits.ip_attempts,
             limits.window,
         )
@@ -189,7 +193,7 @@ pub async fn sign_in(
         .as_ref()
         .map(|e| format!("signin-account:{}", e.normalized()));
     if let Some(bucket) = &account_bucket {
-        rate_limit::check(state, bucket, limits.account_failures, limits.window).await?;
+        rate_limit::hit(state, bucket, limits.account_failures, limits.window).await?;
     }
     let user = match &email {
         Some(email) => store::find_user_by_email(state, email).await?,
@@ -200,10 +204,11 @@ pub async fn sign_in(
         password::verify(state, raw_password, user.as_ref().map(|u| u.1.clone())).await?;
     match (user, verified) {
         (Some((user_id, _)), true) => {
+            // A correct password ends the run of failures: the count is of consecutive ones.
             if let Some(bucket) = &account_bucket {
                 rate_limit::reset(state, bucket).await?;
             }
-            audit::record(
+            audit::record_event(
                 state,
                 audit::Event::new("user.sign_in", format!("user:{user_id}"))
                     .actor(user_id)
@@ -213,13 +218,10 @@ pub async fn sign_in(
             Ok(user_id)
         }
         (user, _) => {
-            if let Some(bucket) = &account_bucket {
-                rate_limit::hit_failure(state, bucket, limits.window).await?;
-            }
             let target = email
                 .map(|e| format!("email:{}", e.normalized()))
                 .unwrap_or_default();
-            audit::record(
+            audit::record_event(
                 state,
                 audit::Event::new("user.sign_in_failed", target)
                     .actor_opt(user.map(|u| u.0))
@@ -228,6 +230,53 @@ pub async fn sign_in(
             .await?;
             Err(AppError::InvalidCredentials)
         }
+    }
+}
+
+/// `next` after sign-in, if it is a path on this site, normalized; else `None`.
+///
+/// An open redirect lets a link through our sign-in page land people on any site. Browsers
+/// strip tabs and newlines from URLs and read `\\` as `/`, so `/\t/evil.example` would
+/// become `//evil.example`: anything with control characters, whitespace or backslashes is
+/// refused outright, and what is left must resolve, against our own origin, to our origin.
+pub fn local_redirect(raw: &str) -> Option<String> {
+    if !raw.starts_with('/')
+        || raw.starts_with("//")
+        || raw
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return None;
+    }
+    let base = reqwest::Url::parse("http://gatehouse.invalid/").ok()?;
+    let url = base.join(raw).ok()?;
+    if url.origin() != base.origin() || url.path().starts_with("//") {
+        return None;
+    }
+    let mut path = url.path().to_string();
+    if let Some(query) = url.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Some(path)
+}
+
+/// Counts an account creation (sign-up, or accepting an invitation as a new person) against
+/// the client's address: each costs an argon2 hash, so an unauthenticated client gets a few
+/// per window, counted before any hashing.
+pub async fn limit_account_creation(state: &AppState, meta: &RequestMeta) -> Result<(), AppError> {
+    let limits = &state.settings.rate_limits;
+    match &meta.ip {
+        Some(ip) => {
+            rate_limit::hit(
+                state,
+                &rate_limit::ip_bucket("new-account-ip", ip),
+                limits.account_creations_per_ip,
+                limits.window,
+            )
+            .await
+        }
+        None => Ok(()),
     }
 }
 
@@ -267,14 +316,20 @@ pub async fn start_session(
 
 pub async fn end_session(state: &AppState, meta: &RequestMeta) -> Result<(), AppError> {
     if let Some(session) = authenticate(state, meta).await? {
-        store::delete_session(state, &session.id_hash).await?;
+        let mut tx = state.db.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(&session.id_hash)
+            .execute(&mut *tx)
+            .await?;
         audit::record(
+            &mut tx,
             state,
             audit::Event::new("user.sign_out", format!("user:{}", session.user_id))
                 .actor(session.user_id)
                 .ip(meta.ip.clone()),
         )
         .await?;
+        tx.commit().await?;
     }
     set_cookie(state, SESSION_COOKIE, "", 0);
     Ok(())
@@ -358,4 +413,32 @@ pub async fn org_actor(state: &AppState, org_id: i64) -> Result<Actor, AppError>
         role: crate::orgs::server::role_of(&row.role)?,
         ip: meta.ip,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_redirect;
+
+    #[test]
+    fn only_same_site_paths_are_followed_after_sign_in() {
+        for good in ["/", "/members", "/invite/abc?x=1", "/groups/3"] {
+            assert_eq!(local_redirect(good).as_deref(), Some(good), "{good}");
+        }
+        assert_eq!(local_redirect("/a/../b").as_deref(), Some("/b"));
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "/ /evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/\u{2028}/evil.example",
+        ] {
+            assert_eq!(local_redirect(bad), None, "{bad:?}");
+        }
+    }
 }

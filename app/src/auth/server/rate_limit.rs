@@ -32,7 +32,8 @@ fn limited(state: &AppState, window_start: i64, window: Duration) -> AppError {
     }
 }
 
-/// Counts one attempt; refuses it when the bucket is over `limit` in this window.
+/// Counts one attempt, atomically, before the work it limits; refuses it when the bucket is
+/// over `limit` in this window. Concurrent attempts each get their own count.
 pub async fn hit(
     state: &AppState,
     bucket: &str,
@@ -46,35 +47,45 @@ pub async fn hit(
     Ok(())
 }
 
-/// Counts one failure without refusing anything (the next `check` will).
-pub async fn hit_failure(state: &AppState, bucket: &str, window: Duration) -> Result<(), AppError> {
-    increment(state, bucket, window).await.map(|_| ())
-}
-
-/// Refuses when the bucket already holds `limit` hits in the current window.
-pub async fn check(
-    state: &AppState,
-    bucket: &str,
-    limit: i64,
-    window: Duration,
-) -> Result<(), AppError> {
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT hits, window_start FROM rate_limits WHERE bucket = $1")
-            .bind(bucket)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    match row {
-        Some((hits, start)) if hits >= limit && start > state.now() - window.as_secs() as i64 => {
-            Err(limited(state, start, window))
-        }
-        _ => Ok(()),
-    }
-}
-
 pub async fn reset(state: &AppState, bucket: &str) -> Result<(), AppError> {
     sqlx::query("DELETE FROM rate_limits WHERE bucket = $1")
         .bind(bucket)
         .execute(&state.db.pool)
         .await?;
     Ok(())
+}
+
+/// The bucket of a client address: an IPv6 client is counted per /64, the block one
+/// subscriber or host usually holds, or a single machine could rotate through 2^64 addresses.
+pub fn ip_bucket(prefix: &str, ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("{prefix}:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("{prefix}:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => format!("{prefix}:{v4}"),
+        Err(_) => format!("{prefix}:{ip}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_bucket;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        assert_eq!(
+            ip_bucket("x", "2001:db8:1:2:aaaa::1"),
+            ip_bucket("x", "2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(
+            ip_bucket("x", "2001:db8:1:2::1"),
+            ip_bucket("x", "2001:db8:1:3::1")
+        );
+        assert_eq!(ip_bucket("x", "::ffff:192.0.2.7"), "x:192.0.2.7");
+        assert_eq!(ip_bucket("x", "192.0.2.7"), "x:192.0.2.7");
+    }
 }

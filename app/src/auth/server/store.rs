@@ -103,6 +103,7 @@ pub async fn create_user_with_org(
     email: &Email,
     password_hash: &str,
     org_name: &OrgName,
+    ip: &Option<String>,
 ) -> Result<(i64, i64), AppError> {
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
@@ -130,6 +131,15 @@ pub async fn create_user_with_org(
     .bind(now)
     .bind(name.as_str())
     .execute(&mut *tx)
+    .await?;
+    crate::audit::record(
+        &mut tx,
+        state,
+        crate::audit::Event::new("user.sign_up", format!("user:{user_id}"))
+            .org(org_id)
+            .actor(user_id)
+            .ip(ip.clone()),
+    )
     .await?;
     tx.commit().await?;
     Ok((user_id, org_id))

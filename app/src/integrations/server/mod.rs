@@ -136,14 +136,16 @@ pub async fn save_for_group(
     crate::groups::server::authorize_edit(state, actor, group_id).await?;
     let mut tx = state.db.pool.begin().await?;
     save(state, &mut tx, group_id, input).await?;
-    tx.commit().await?;
     crate::audit::record(
+        &mut tx,
         state,
         actor
             .event("group.integration_saved", format!("group:{group_id}"))
             .details(serde_json::json!({ "kind": input.kind.as_str(), "enabled": input.enabled })),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn save(

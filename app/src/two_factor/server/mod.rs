@@ -26,13 +26,11 @@ struct TotpRow {
     totp_pending_secret: Option<String>,
     totp_enabled_at: Option<i64>,
     totp_last_step: i64,
-    second_factor_locked_until: i64,
 }
 
 async fn load(state: &AppState, user_id: i64) -> Result<TotpRow, AppError> {
     sqlx::query_as(
-        "SELECT totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step,
-                second_factor_locked_until
+        "SELECT totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step
          FROM users WHERE id = $1",
     )
     .bind(user_id)
@@ -108,7 +106,6 @@ pub async fn confirm(
     ip: Option<String>,
 ) -> Result<RecoveryCodes, AppError> {
     let row = load(state, user_id).await?;
-    refuse_while_locked(state, &row)?;
     if row.totp_enabled_at.is_some() {
         return Err(AppError::conflict(
             "two_factor",
@@ -122,6 +119,7 @@ pub async fn confirm(
         )
     })?;
     let secret = decrypt_secret(state, user_id, &pending)?;
+    reserve_attempt(state, user_id).await?;
     let Some(step) = totp::matching_step(&secret, totp::DIGITS, &normalize(code), state.now(), 0)
     else {
         return Err(record_failure(state, user_id).await?);
@@ -132,8 +130,9 @@ pub async fn confirm(
     // Enable replaced in between).
     let done = sqlx::query(
         "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
-                totp_enabled_at = $1, totp_last_step = $2, second_factor_failures = 0,
-                second_factor_locked_until = 0
+                totp_enabled_at = $1, totp_last_step = $2,
+                second_factor_failures = CASE WHEN second_factor_locked_until = 0 THEN 0
+                    ELSE second_factor_failures END
          WHERE id = $3 AND totp_pending_secret = $4 AND totp_enabled_at IS NULL",
     )
     .bind(now)
@@ -149,8 +148,8 @@ pub async fn confirm(
         ));
     }
     let codes = replace_recovery_codes(state, &mut tx, user_id).await?;
+    record_for_user(&mut tx, state, user_id, "user.two_factor_enabled", ip).await?;
     tx.commit().await?;
-    record_for_user(state, user_id, "user.two_factor_enabled", ip).await?;
     Ok(codes)
 }
 
@@ -164,8 +163,15 @@ pub async fn regenerate(
     verify(state, user_id, code, false).await?;
     let mut tx = state.db.pool.begin().await?;
     let codes = replace_recovery_codes(state, &mut tx, user_id).await?;
+    record_for_user(
+        &mut tx,
+        state,
+        user_id,
+        "user.recovery_codes_regenerated",
+        ip,
+    )
+    .await?;
     tx.commit().await?;
-    record_for_user(state, user_id, "user.recovery_codes_regenerated", ip).await?;
     Ok(codes)
 }
 
@@ -200,8 +206,9 @@ pub async fn disable(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    record_for_user(&mut tx, state, user_id, "user.two_factor_disabled", ip).await?;
     tx.commit().await?;
-    record_for_user(state, user_id, "user.two_factor_disabled", ip).await
+    Ok(())
 }
 
 /// Checks a second factor: a current TOTP code, or (when `allow_recovery`) an unused recovery
@@ -213,12 +220,12 @@ pub async fn verify(
     allow_recovery: bool,
 ) -> Result<(), AppError> {
     let row = load(state, user_id).await?;
-    refuse_while_locked(state, &row)?;
     let stored = row
         .totp_secret
         .as_deref()
         .ok_or_else(|| AppError::conflict("two_factor", "Two-factor authentication is not on."))?;
     let code = normalize(code);
+    reserve_attempt(state, user_id).await?;
     let accepted =
         if code.len() == totp::DIGITS {
             let secret = decrypt_secret(state, user_id, stored)?;
@@ -257,8 +264,10 @@ pub async fn verify(
     if !accepted {
         return Err(record_failure(state, user_id).await?);
     }
+    // A success ends the run of failures, but never lifts a lock that concurrent failures
+    // set meanwhile.
     sqlx::query(
-        "UPDATE users SET second_factor_failures = 0, second_factor_locked_until = 0 WHERE id = $1",
+        "UPDATE users SET second_factor_failures = 0 WHERE id = $1 AND second_factor_locked_until = 0",
     )
     .bind(user_id)
     .execute(&state.db.pool)
@@ -274,14 +283,6 @@ fn normalize(code: &str) -> String {
         .collect()
 }
 
-fn refuse_while_locked(state: &AppState, row: &TotpRow) -> Result<(), AppError> {
-    let now = state.now();
-    if row.second_factor_locked_until > now {
-        return Err(locked(row.second_factor_locked_until, now));
-    }
-    Ok(())
-}
-
 fn locked(until: i64, now: i64) -> AppError {
     AppError::SecondFactorLocked {
         until: crate::orgs::server::date_time(until),
@@ -289,44 +290,88 @@ fn locked(until: i64, now: i64) -> AppError {
     }
 }
 
-/// Counts a failed check in one statement (concurrent failures all count) and returns the
-/// error to answer: the wrong code, or the lock the fifth failure starts.
-async fn record_failure(state: &AppState, user_id: i64) -> Result<AppError, AppError> {
+/// Counts one second-factor attempt for the account in one statement, before any code is
+/// checked: of any number of concurrent attempts, at most [`MAX_FAILURES`] since the last
+/// success are ever evaluated. Refused while the account is locked. A lock that has run out
+/// starts a fresh count.
+async fn reserve_attempt(state: &AppState, user_id: i64) -> Result<(), AppError> {
     let now = state.now();
-    // A lock that has run out starts a fresh count.
-    let (failures, locked_until): (i64, i64) = sqlx::query_as(
+    let reserved = sqlx::query(
         "UPDATE users SET
             second_factor_failures = CASE
-                WHEN second_factor_locked_until <> 0 AND second_factor_locked_until <= $1 THEN 1
+                WHEN second_factor_locked_until <> 0 THEN 1
                 ELSE second_factor_failures + 1 END,
-            second_factor_locked_until = CASE
-                WHEN second_factor_locked_until <> 0 AND second_factor_locked_until <= $1 THEN 0
-                WHEN second_factor_failures + 1 >= $2 THEN $3
-                ELSE second_factor_locked_until END
-         WHERE id = $4
-         RETURNING second_factor_failures, second_factor_locked_until",
+            second_factor_locked_until = 0
+         WHERE id = $1 AND (
+            (second_factor_locked_until <> 0 AND second_factor_locked_until <= $2)
+            OR (second_factor_locked_until = 0 AND second_factor_failures < $3))",
     )
+    .bind(user_id)
     .bind(now)
     .bind(MAX_FAILURES)
+    .execute(&state.db.pool)
+    .await?;
+    if reserved.rows_affected() == 1 {
+        return Ok(());
+    }
+    let (locked_until,): (i64,) =
+        sqlx::query_as("SELECT second_factor_locked_until FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&state.db.pool)
+            .await?;
+    // Not locked yet, but every remaining attempt is being checked right now: the answer
+    // is the same lock those will set if they fail.
+    let until = if locked_until > now {
+        locked_until
+    } else {
+        now + LOCK_SECS
+    };
+    Err(locked(until, now))
+}
+
+/// A checked attempt failed: its count stands (see [`reserve_attempt`]); the attempt that
+/// finds the count at the limit locks the account, once, and audits it. Returns the error to
+/// answer: the wrong code, or the lock.
+async fn record_failure(state: &AppState, user_id: i64) -> Result<AppError, AppError> {
+    let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
+    let locked_now: Option<(i64,)> = sqlx::query_as(
+        "UPDATE users SET second_factor_locked_until = $1
+         WHERE id = $2 AND second_factor_failures >= $3 AND second_factor_locked_until = 0
+         RETURNING second_factor_failures",
+    )
     .bind(now + LOCK_SECS)
     .bind(user_id)
-    .fetch_one(&state.db.pool)
+    .bind(MAX_FAILURES)
+    .fetch_optional(&mut *tx)
     .await?;
-    if locked_until > now {
+    if let Some((failures,)) = locked_now {
         crate::audit::record(
+            &mut tx,
             state,
             crate::audit::Event::new("user.second_factor_locked", format!("user:{user_id}"))
                 .actor(user_id)
                 .details(serde_json::json!({ "failures": failures })),
         )
         .await?;
+        tx.commit().await?;
+        return Ok(locked(now + LOCK_SECS, now));
+    }
+    let (failures, locked_until): (i64, i64) = sqlx::query_as(
+        "SELECT second_factor_failures, second_factor_locked_until FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if locked_until > now {
         return Ok(locked(locked_until, now));
     }
     Ok(AppError::invalid(
         "code",
         format!(
             "That code is not right. Use the current code from your authenticator app ({} tries left).",
-            MAX_FAILURES - failures
+            (MAX_FAILURES - failures).max(0)
         ),
     ))
 }
@@ -374,6 +419,7 @@ async fn replace_recovery_codes(
 /// A user's own 2FA change, written to the audit log of each of their organizations (their
 /// admins see it there) and once without an organization.
 async fn record_for_user(
+    tx: &mut sqlx::AnyConnection,
     state: &AppState,
     user_id: i64,
     action: &'static str,
@@ -389,9 +435,10 @@ async fn record_for_user(
     .bind(&target)
     .bind(&ip)
     .bind(state.now())
-    .execute(&state.db.pool)
+    .execute(&mut *tx)
     .await?;
     crate::audit::record(
+        tx,
         state,
         crate::audit::Event::new(action, target)
             .actor(user_id)

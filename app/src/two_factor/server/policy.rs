@@ -133,6 +133,7 @@ pub async fn view(state: &AppState, actor: &Actor) -> Result<PolicyView, AppErro
 pub async fn notify(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
     let now = state.now();
+    let mut tx = state.db.pool.begin().await?;
     let done = sqlx::query(
         "INSERT INTO two_factor_notices (user_id, org_id, created_at)
          SELECT m.user_id, m.org_id, $2 FROM memberships m JOIN users u ON u.id = m.user_id
@@ -141,9 +142,18 @@ pub async fn notify(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
     )
     .bind(actor.org_id)
     .bind(now)
-    .execute(&state.db.pool)
+    .execute(&mut *tx)
     .await?;
     let count = done.rows_affected() as i64;
+    crate::audit::record(
+        &mut tx,
+        state,
+        actor
+            .event("org.two_factor_notified", format!("org:{}", actor.org_id))
+            .details(serde_json::json!({ "members": count })),
+    )
+    .await?;
+    tx.commit().await?;
     if state.mailer.is_some() {
         // Email goes out in the background, a page of members at a time: an organization of
         // 100,000 should not hold the request open.
@@ -155,13 +165,6 @@ pub async fn notify(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
             }
         });
     }
-    crate::audit::record(
-        state,
-        actor
-            .event("org.two_factor_notified", format!("org:{}", actor.org_id))
-            .details(serde_json::json!({ "members": count })),
-    )
-    .await?;
     Ok(count)
 }
 
@@ -270,8 +273,9 @@ pub async fn set(
             format!("org:{}", actor.org_id),
         )
     };
+    crate::audit::record(&mut tx, state, event).await?;
     tx.commit().await?;
-    crate::audit::record(state, event).await
+    Ok(())
 }
 
 #[cfg(test)]
