@@ -37,6 +37,9 @@ pub enum AppError {
         until: String,
         retry_after_secs: u64,
     },
+    /// A sensitive action, and the session last proved its owner too long ago.
+    #[error("Confirm it is you: enter your password again to continue.")]
+    ReauthenticationRequired,
     /// REST: no `Authorization: Bearer` key.
     #[error("Send an API key: Authorization: Bearer gth_…")]
     ApiKeyMissing,
@@ -63,6 +66,9 @@ pub enum AppError {
     #[error("This request did not come from Gatehouse's own pages.")]
     #[serde(rename = "cross_site_request")]
     CrossSite,
+    /// The server is at capacity for this kind of work (password hashing): try again soon.
+    #[error("The server is busy. Try again in {retry_after_secs} seconds.")]
+    Busy { retry_after_secs: u64 },
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// Transport-level failures of a server function call (network, decoding).
@@ -96,6 +102,7 @@ impl AppError {
             Self::NotFound => "not_found",
             Self::RateLimited { .. } => "rate_limited",
             Self::TwoFactorRequired => "two_factor_required",
+            Self::ReauthenticationRequired => "reauthentication_required",
             Self::SecondFactorLocked { .. } => "second_factor_locked",
             Self::ApiKeyMissing => "api_key_missing",
             Self::ApiKeyInvalid => "api_key_invalid",
@@ -107,6 +114,7 @@ impl AppError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSite => "cross_site_request",
+            Self::Busy { .. } => "busy",
             Self::Internal => "internal",
             Self::Transport { .. } => "transport",
         }
@@ -125,6 +133,7 @@ impl AppError {
             Self::Forbidden
             | Self::CrossSite
             | Self::TwoFactorRequired
+            | Self::ReauthenticationRequired
             | Self::InsufficientScope { .. } => 403,
             Self::BadRequest { .. } => 400,
             Self::MethodNotAllowed => 405,
@@ -132,6 +141,7 @@ impl AppError {
             Self::UnsupportedMediaType => 415,
             Self::NotFound => 404,
             Self::RateLimited { .. } | Self::SecondFactorLocked { .. } => 429,
+            Self::Busy { .. } => 503,
             Self::Internal | Self::Transport { .. } => 500,
         }
     }
@@ -167,6 +177,7 @@ mod tests {
                 retry_after_secs: 3,
             },
             AppError::TwoFactorRequired,
+            AppError::ReauthenticationRequired,
             AppError::SecondFactorLocked {
                 until: "2026-01-01 00:00 UTC".into(),
                 retry_after_secs: 60,
@@ -185,6 +196,9 @@ mod tests {
             AppError::UnsupportedMediaType,
             AppError::MethodNotAllowed,
             AppError::CrossSite,
+            AppError::Busy {
+                retry_after_secs: 1,
+            },
             AppError::Internal,
             AppError::Transport {
                 message: "x".into(),
@@ -243,6 +257,7 @@ mod server {
         pub fn retry_after(&self) -> Option<u64> {
             match self {
                 Self::RateLimited { retry_after_secs }
+                | Self::Busy { retry_after_secs }
                 | Self::SecondFactorLocked {
                     retry_after_secs, ..
                 } => Some(*retry_after_secs),

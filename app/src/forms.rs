@@ -15,15 +15,15 @@ pub fn Field(
     #[prop(optional)] readonly: bool,
     #[prop(default = true)] required: bool,
     /// The input's id when one page has two fields of the same name.
-    #[prop(optional)]
-    id: &'static str,
+    #[prop(optional, into)]
+    id: String,
     #[prop(optional)] inputmode: &'static str,
     #[prop(into)] error: Signal<Option<String>>,
 ) -> impl IntoView {
     let id = if id.is_empty() {
         format!("field-{name}")
     } else {
-        id.to_string()
+        id
     };
     let inputmode = (!inputmode.is_empty()).then_some(inputmode);
     let error_id = format!("{id}-error");
@@ -80,4 +80,14 @@ where
             other => Some(other.to_string()),
         })
     })
+}
+
+/// Whether the latest result of an action asks the person to confirm it is them (a sensitive
+/// action in a session that proved its owner too long ago).
+pub fn asks_confirmation<T, V>(value: V) -> Signal<bool>
+where
+    T: Clone + Send + Sync + 'static,
+    V: Get<Value = ActionValue<T>> + Send + Sync + 'static,
+{
+    Signal::derive(move || matches!(value.get(), Some(Err(AppError::ReauthenticationRequired))))
 }

@@ -52,6 +52,7 @@ pub fn ProfilePage() -> impl IntoView {
                     <dt>"Email"</dt><dd>{info.email.clone()}</dd>
                 </dl>
             </section>
+            <crate::auth::views::ChangePasswordPanel/>
             <TwoFactorPanel/>
             <crate::api_keys::views::ApiKeysPanel/>
         }/>

@@ -5,7 +5,6 @@ use crate::db::Db;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 /// Seconds since the Unix epoch. Injectable so tests move time instead of sleeping.
 pub trait Clock: Send + Sync + 'static {
@@ -82,8 +81,9 @@ pub struct Settings {
     /// ...and after this long in any case.
     pub session_absolute: Duration,
     pub rate_limits: RateLimits,
-    /// Trust `X-Forwarded-For` for the client IP (only behind a reverse proxy you run).
-    pub trust_proxy: bool,
+    /// How many reverse proxies we run in front of Gatehouse: the client IP is the entry
+    /// that many from the right of `X-Forwarded-For` (0: the peer address).
+    pub trust_proxy_hops: usize,
     /// REST requests allowed per API key per minute (0: no limit).
     pub api_rate_limit_per_minute: u32,
     /// A running scan whose runner has not sent a heartbeat for this long is queued again.
@@ -92,6 +92,13 @@ pub struct Settings {
     pub request_deadline: Duration,
     /// Scans one group may have waiting in its queue; New scan is refused beyond it.
     pub max_queued_scans_per_group: i64,
+    /// Internal networks and hosts that webhooks may still reach (none by default).
+    pub outbound_allow: crate::outbound::DestinationPolicy,
+    /// How many deliveries are sent at once, in all, and per organization.
+    pub delivery_concurrency: usize,
+    pub delivery_concurrency_per_org: usize,
+    /// Finished deliveries are deleted after this long.
+    pub delivery_retention: Duration,
 }
 
 impl Default for Settings {
@@ -104,11 +111,15 @@ impl Default for Settings {
             session_idle: Duration::from_secs(7 * 24 * 3600),
             session_absolute: Duration::from_secs(30 * 24 * 3600),
             rate_limits: RateLimits::default(),
-            trust_proxy: false,
+            trust_proxy_hops: 0,
             api_rate_limit_per_minute: 600,
             scan_heartbeat_timeout: Duration::from_secs(90),
             request_deadline: Duration::from_secs(20),
             max_queued_scans_per_group: 1000,
+            outbound_allow: crate::outbound::DestinationPolicy::default(),
+            delivery_concurrency: 16,
+            delivery_concurrency_per_org: 2,
+            delivery_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -120,13 +131,15 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Bounds how many argon2 hashes run at once, so a burst of sign-ins cannot take every
     /// blocking thread and memory (19 MiB each) at the same time.
-    pub hashing: Arc<Semaphore>,
+    pub hashing: Arc<crate::auth::server::password::HashingPool>,
     /// Sends email when SMTP is configured; without it, links are shown to copy.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// Encrypts TOTP secrets and keys recovery-code hashes.
     pub secret_key: Arc<crate::crypto::SecretKey>,
     /// The REST API's per-key request budget.
     pub api_limiter: Arc<crate::api_keys::server::limiter::KeyRateLimiter>,
+    /// The client for every request a user can aim (webhooks, Slack).
+    pub outbound: crate::outbound::Outbound,
 }
 
 impl AppState {
@@ -142,12 +155,17 @@ impl AppState {
         let api_limiter = crate::api_keys::server::limiter::KeyRateLimiter::new(
             settings.api_rate_limit_per_minute,
         );
+        let outbound = crate::outbound::Outbound::new(
+            settings.outbound_allow.clone(),
+            crate::integrations::server::delivery::TIMEOUT,
+        );
         Self {
             db,
+            outbound,
             api_limiter: Arc::new(api_limiter),
             settings: Arc::new(settings),
             clock,
-            hashing: Arc::new(Semaphore::new(permits)),
+            hashing: Arc::new(crate::auth::server::password::HashingPool::new(permits)),
             mailer: None,
             secret_key: Arc::new(secret_key),
         }

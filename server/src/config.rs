@@ -26,6 +26,9 @@ pub enum Command {
     /// A reference scan runner: claims scans over the REST API and (with --simulate) finishes
     /// them after a random delay.
     Runner(crate::runner::RunnerArgs),
+    /// Write a consistent copy of the SQLite database to FILE while the server keeps serving
+    /// (for PostgreSQL, it names the pg_dump command to use).
+    Backup(crate::backup::BackupArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -58,9 +61,14 @@ pub struct Config {
     /// Refuse Sign up: new people join only through invitations.
     #[arg(long, env = "GATEHOUSE_DISABLE_SIGNUP", global = true)]
     pub disable_signup: bool,
-    /// Take the client IP from X-Forwarded-For (only behind your own reverse proxy).
+    /// Gatehouse is behind one reverse proxy you run: take the client IP from the entry it
+    /// appends to X-Forwarded-For (the rightmost). Same as --trust-proxy-hops 1.
     #[arg(long, env = "GATEHOUSE_TRUST_PROXY", global = true)]
     pub trust_proxy: bool,
+    /// Gatehouse is behind this many reverse proxies you run (a CDN and a load balancer: 2);
+    /// the client IP is the entry this many from the right of X-Forwarded-For.
+    #[arg(long, env = "GATEHOUSE_TRUST_PROXY_HOPS", global = true)]
+    pub trust_proxy_hops: Option<usize>,
     /// Send email through this SMTP server: smtp://host:port (plain, local relay),
     /// smtp://user:pass@host:587?tls=required (STARTTLS), smtps://user:pass@host (TLS).
     /// Without it, invitation links are shown to the inviter to copy.
@@ -150,6 +158,33 @@ pub struct Config {
         global = true
     )]
     pub max_queued_scans: i64,
+    /// Internal destinations webhooks may reach, for intranet installs: networks and host
+    /// names, comma-separated (e.g. `10.0.0.0/8,hooks.intranet.example`). By default every
+    /// loopback, private, link-local and otherwise non-public address is refused.
+    #[arg(
+        long,
+        alias = "webhook-allow-hosts",
+        env = "GATEHOUSE_OUTBOUND_ALLOW",
+        default_value = "",
+        global = true
+    )]
+    pub outbound_allow: String,
+    /// Deliveries (webhook, Slack, email) sent at once, in all.
+    #[arg(
+        long,
+        env = "GATEHOUSE_DELIVERY_CONCURRENCY",
+        default_value_t = 16,
+        global = true
+    )]
+    pub delivery_concurrency: usize,
+    /// Days a finished delivery stays listed before it is deleted.
+    #[arg(
+        long,
+        env = "GATEHOUSE_DELIVERY_RETENTION_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub delivery_retention_days: u64,
 }
 
 impl Config {
@@ -178,7 +213,9 @@ impl Config {
             public_url,
             served_url: served_url(listening),
             open_signup: !self.disable_signup,
-            trust_proxy: self.trust_proxy,
+            trust_proxy_hops: self
+                .trust_proxy_hops
+                .unwrap_or(usize::from(self.trust_proxy)),
             rate_limits: RateLimits {
                 account_failures: self.signin_account_limit,
                 ip_attempts: self.signin_ip_limit,
@@ -189,6 +226,12 @@ impl Config {
             scan_heartbeat_timeout: Duration::from_secs(self.scan_heartbeat_timeout.max(1)),
             request_deadline: Duration::from_secs(self.request_deadline.max(1)),
             max_queued_scans_per_group: self.max_queued_scans.max(1),
+            outbound_allow: app::outbound::DestinationPolicy::parse(&self.outbound_allow)
+                .map_err(|e| format!("--outbound-allow: {e}"))?,
+            delivery_concurrency: self.delivery_concurrency.max(1),
+            delivery_retention: Duration::from_secs(
+                self.delivery_retention_days.max(1) * 24 * 3600,
+            ),
             ..Settings::default()
         })
     }

@@ -1,6 +1,7 @@
 //! The Gatehouse server: configuration, the axum router around the Leptos app, and start-up.
 
 pub mod assets;
+pub mod backup;
 pub mod config;
 pub mod cross_site;
 pub mod deadline;

@@ -8,7 +8,12 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("gatehouse: {err}");
-            std::process::ExitCode::FAILURE
+            // Wrong use (bad input, nothing changed) is 2; a failure while working is 1.
+            if err.is_usage() {
+                std::process::ExitCode::from(2)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

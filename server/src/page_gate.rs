@@ -50,7 +50,7 @@ pub async fn page_access(State(state): State<AppState>, req: Request, next: Next
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let meta = RequestMeta::from_parts(&parts, state.settings.trust_proxy);
+    let meta = RequestMeta::from_parts(&parts, state.settings.trust_proxy_hops);
     let session = authenticate(&state, &meta).await;
     if sign_in_page && matches!(session, Ok(None)) {
         return (StatusCode::FOUND, [(http::header::LOCATION, "/signin")]).into_response();

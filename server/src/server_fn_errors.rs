@@ -39,11 +39,7 @@ pub async fn map_status(req: Request, next: Next) -> Response {
         if let Ok(status) = StatusCode::from_u16(err.status()) {
             parts.status = status;
         }
-        if let AppError::RateLimited { retry_after_secs }
-        | AppError::SecondFactorLocked {
-            retry_after_secs, ..
-        } = err
-        {
+        if let Some(retry_after_secs) = err.retry_after() {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 parts.headers.insert(header::RETRY_AFTER, value);
             }

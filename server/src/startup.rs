@@ -9,16 +9,20 @@ use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
-use http::{HeaderName, StatusCode};
+use http::{header, HeaderName, HeaderValue, StatusCode};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,18 @@ pub enum StartError {
     Config(String),
     #[error("runner: {0}")]
     Runner(#[from] crate::runner::RunnerError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
+}
+
+impl StartError {
+    /// Whether the command was used wrongly (exit code 2) rather than failing while working.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_) | Self::Backup(crate::backup::BackupError::Usage(_))
+        )
+    }
 }
 
 /// State of the axum router: the app's state plus what Leptos needs.
@@ -73,18 +89,20 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 tracing::warn!("this build has no embedded site (wasm/CSS): pages render but do not hydrate; build with scripts/build-release.sh");
             }
             println!(
-                "Gatehouse is running at {}/  (database: {})",
+                "Gatehouse is running at {}/  (listening on {}, database: {})",
                 app.state.base_url(),
+                app.addr,
                 redact(&config.database_url())
             );
             app.serve_until_stopped().await
         }
         Command::Runner(args) => Ok(crate::runner::run(args).await?),
+        Command::Backup(args) => Ok(crate::backup::run(&config, &args).await?),
     }
 }
 
 /// The database URL without its password, for logs.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
@@ -135,25 +153,91 @@ impl Application {
         })
     }
 
-    /// Serves requests and runs the delivery worker and the stale-scan sweep until a shutdown
-    /// signal; dropping the future stops all three (tests "restart" a server that way).
+    /// Serves requests and runs the background work (delivery worker, stale-scan sweep,
+    /// pruning) until SIGTERM or Ctrl-C; dropping the future stops everything at once (tests
+    /// "restart" a server that way).
     pub async fn serve_until_stopped(self) -> Result<(), StartError> {
+        self.serve_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` resolves, then shuts down gracefully: stop accepting connections,
+    /// let the requests in flight finish (for at most [`SHUTDOWN_GRACE`]), let the delivery
+    /// worker finish the attempts it started, and return.
+    pub async fn serve_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let token = CancellationToken::new();
+        // Accepted sockets send each write at once: a streamed page goes out in several small
+        // writes, and with Nagle's algorithm every page on a kept-alive connection waited
+        // for the client's delayed ACK (about 40 ms).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %err, "could not set TCP_NODELAY on a connection");
+            }
+        });
         let server = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal());
-        let reaper = app::scans::server::run_reaper(self.state.clone(), Duration::from_secs(15));
-        let worker =
-            app::integrations::server::delivery::run_worker(self.state, self.delivery_poll);
+        .with_graceful_shutdown({
+            let token = token.clone();
+            async move {
+                stop.await;
+                tracing::info!("shutting down: no new connections; finishing requests in flight");
+                token.cancel();
+            }
+        })
+        .into_future();
+        let state = self.state;
+        let background = tokio::spawn({
+            let (state, token, poll) = (state.clone(), token.clone(), self.delivery_poll);
+            async move {
+                tokio::join!(
+                    app::integrations::server::delivery::run_worker(
+                        state.clone(),
+                        poll,
+                        token.clone()
+                    ),
+                    app::scans::server::run_reaper(
+                        state.clone(),
+                        Duration::from_secs(15),
+                        token.clone()
+                    ),
+                    app::maintenance::run(state, Duration::from_secs(600), token),
+                );
+            }
+        });
+        // If the server stops for another reason, the background work stops too.
+        let _stop_background = token.clone().drop_guard();
+        let mut server = std::pin::pin!(server);
         tokio::select! {
-            served = server => served.map_err(StartError::Serve),
-            () = worker => Ok(()),
-            () = reaper => Ok(()),
+            served = &mut server => served.map_err(StartError::Serve)?,
+            () = token.cancelled() => {
+                if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
+                    tracing::warn!(
+                        grace_secs = SHUTDOWN_GRACE.as_secs(),
+                        "requests still running after the grace period were dropped"
+                    );
+                }
+            }
         }
+        token.cancel();
+        if tokio::time::timeout(SHUTDOWN_GRACE, background)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background work did not finish within the grace period");
+        }
+        state.db.pool.close().await;
+        tracing::info!("stopped");
+        Ok(())
     }
 }
+
+/// How long a shutdown waits for requests in flight, and then for the delivery worker.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -229,6 +313,26 @@ pub fn router(state: AppState) -> Router {
             cross_site::guard,
         ))
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        // On every response. Pages set their own Content-Security-Policy with the nonce of
+        // their scripts; anything else gets a policy that allows nothing to run or frame it.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
                 .headers()

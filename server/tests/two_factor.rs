@@ -5,8 +5,8 @@
 
 mod common;
 
+use common::two_factor::{code_at, enable, start};
 use common::{smtp::SmtpSink, Backend, TestApp, PASSWORD};
-use serde_json::Value;
 use std::time::Duration;
 
 on_both_databases!(
@@ -22,49 +22,6 @@ on_both_databases!(
     members_who_join_after_the_policy_get_no_grace,
     notify_leaves_an_in_app_notice,
 );
-
-fn code_at(secret: &[u8], unix: i64) -> String {
-    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret.to_vec())
-        .generate(unix as u64)
-}
-
-/// Starts enrollment and reads the secret off the answer, as a person reads it off the page.
-async fn start(app: &TestApp, client: &reqwest::Client) -> (Vec<u8>, Value) {
-    let enrollment = app
-        .call(client, "two_factor/start", &[])
-        .await
-        .expect_status(200)
-        .json();
-    let shown = enrollment["secret"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no secret in {enrollment}"))
-        .replace(' ', "");
-    let secret = totp_rs::Secret::Encoded(shown.clone())
-        .to_bytes()
-        .unwrap_or_else(|e| panic!("secret {shown} is not base32: {e:?}"));
-    assert_eq!(secret.len(), 20, "160-bit secret");
-    (secret, enrollment)
-}
-
-/// Turns 2FA on for the client's user; returns the secret and the recovery codes. Moves the
-/// clock one step on, so the next code is not a replay of the enrollment code.
-async fn enable(app: &TestApp, client: &reqwest::Client) -> (Vec<u8>, Vec<String>) {
-    let (secret, _) = start(app, client).await;
-    let code = code_at(&secret, app.clock_now());
-    let codes = app
-        .call(client, "two_factor/confirm", &[("code", &code)])
-        .await
-        .expect_status(200)
-        .json();
-    let codes: Vec<String> = codes["codes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no codes in {codes}"))
-        .iter()
-        .filter_map(|c| c.as_str().map(str::to_string))
-        .collect();
-    app.clock.advance(Duration::from_secs(30));
-    (secret, codes)
-}
 
 /// Ada, of a new organization, with 2FA on and signed out.
 async fn ada_signed_out_with_two_factor(app: &TestApp) -> (reqwest::Client, Vec<u8>, Vec<String>) {
@@ -108,17 +65,6 @@ async fn second_step(app: &TestApp, client: &reqwest::Client, code: &str) -> com
         .await
 }
 
-trait ClockNow {
-    fn clock_now(&self) -> i64;
-}
-
-impl ClockNow for TestApp {
-    fn clock_now(&self) -> i64 {
-        use app::state::Clock;
-        self.clock.now()
-    }
-}
-
 async fn enrolling_needs_a_right_code_and_stores_the_secret_encrypted(app: TestApp) {
     let client = app.new_client();
     app.sign_up(&client, "Ada", "ada@example.com", "Org")
@@ -142,7 +88,7 @@ async fn enrolling_needs_a_right_code_and_stores_the_secret_encrypted(app: TestA
         "{enrollment}"
     );
     // A wrong code changes nothing.
-    let wrong = if code_at(&secret, app.clock_now()) == "000000" {
+    let wrong = if code_at(&secret, app.now()) == "000000" {
         "111111"
     } else {
         "000000"
@@ -157,7 +103,7 @@ async fn enrolling_needs_a_right_code_and_stores_the_secret_encrypted(app: TestA
         .json();
     assert_eq!(status["enabled"], false, "{status}");
 
-    let code = code_at(&secret, app.clock_now());
+    let code = code_at(&secret, app.now());
     let codes = app
         .call(&client, "two_factor/confirm", &[("code", &code)])
         .await
@@ -219,7 +165,7 @@ async fn sign_in_takes_two_steps_with_a_code_or_a_recovery_code(app: TestApp) {
     app.call(&client, "members/list", &[("org_id", "1")])
         .await
         .expect_error(401, "unauthenticated", None);
-    second_step(&app, &client, &code_at(&secret, app.clock_now()))
+    second_step(&app, &client, &code_at(&secret, app.now()))
         .await
         .expect_status(200);
     assert_eq!(app.session(&client).await["email"], "ada@example.com");
@@ -252,7 +198,7 @@ async fn codes_from_one_step_either_side_are_accepted_and_replays_refused(app: T
     let (client, secret, _) = ada_signed_out_with_two_factor(&app).await;
     // Step t-1 (a phone a little behind).
     app.clock.advance(Duration::from_secs(300));
-    let now = app.clock_now();
+    let now = app.now();
     password_step(&app, &client, "ada@example.com").await;
     second_step(&app, &client, &code_at(&secret, now - 30))
         .await
@@ -293,7 +239,7 @@ async fn five_failures_lock_second_factor_checks_for_fifteen_minutes(app: TestAp
         }
     };
     for attempt in 1..=4 {
-        let resp = second_step(&app, &client, wrong(app.clock_now()))
+        let resp = second_step(&app, &client, wrong(app.now()))
             .await
             .expect_error(422, "invalid_input", Some("code"));
         assert!(
@@ -302,7 +248,7 @@ async fn five_failures_lock_second_factor_checks_for_fifteen_minutes(app: TestAp
             resp.body
         );
     }
-    let locked = second_step(&app, &client, wrong(app.clock_now()))
+    let locked = second_step(&app, &client, wrong(app.now()))
         .await
         .expect_error(429, "second_factor_locked", None);
     let body = locked.json();
@@ -312,7 +258,7 @@ async fn five_failures_lock_second_factor_checks_for_fifteen_minutes(app: TestAp
     );
     assert_eq!(locked.header("retry-after").as_deref(), Some("900"));
     // Locked: even the right code and a recovery code are refused, for this account only.
-    second_step(&app, &client, &code_at(&secret, app.clock_now()))
+    second_step(&app, &client, &code_at(&secret, app.now()))
         .await
         .expect_error(429, "second_factor_locked", None);
     second_step(&app, &client, &codes[1])
@@ -321,7 +267,7 @@ async fn five_failures_lock_second_factor_checks_for_fifteen_minutes(app: TestAp
     // Fifteen minutes later (a new sign-in: the first one's challenge has expired).
     app.clock.advance(Duration::from_secs(15 * 60));
     password_step(&app, &client, "ada@example.com").await;
-    second_step(&app, &client, &code_at(&secret, app.clock_now()))
+    second_step(&app, &client, &code_at(&secret, app.now()))
         .await
         .expect_status(200);
     let status = app
@@ -373,13 +319,13 @@ async fn the_half_done_sign_in_expires(app: TestApp) {
     let (client, secret, _) = ada_signed_out_with_two_factor(&app).await;
     password_step(&app, &client, "ada@example.com").await;
     app.clock.advance(Duration::from_secs(5 * 60 + 1));
-    let resp = second_step(&app, &client, &code_at(&secret, app.clock_now()))
+    let resp = second_step(&app, &client, &code_at(&secret, app.now()))
         .await
         .expect_error(422, "invalid_input", Some("code"));
     assert!(resp.body.contains("expired"), "{}", resp.body);
     assert!(app.session(&client).await.is_null());
     // Without a challenge at all.
-    second_step(&app, &app.new_client(), &code_at(&secret, app.clock_now()))
+    second_step(&app, &app.new_client(), &code_at(&secret, app.now()))
         .await
         .expect_error(422, "invalid_input", Some("code"));
 }
@@ -402,7 +348,7 @@ async fn regenerating_and_turning_off_need_a_current_code(app: TestApp) {
         .call(
             &client,
             "two_factor/recovery_codes",
-            &[("code", &code_at(&secret, app.clock_now()))],
+            &[("code", &code_at(&secret, app.now()))],
         )
         .await
         .expect_status(200)
@@ -420,7 +366,7 @@ async fn regenerating_and_turning_off_need_a_current_code(app: TestApp) {
     app.clock.advance(Duration::from_secs(30));
 
     // Turning off: wrong password, then wrong code, change nothing.
-    let code = code_at(&secret, app.clock_now());
+    let code = code_at(&secret, app.now());
     app.call(
         &client,
         "two_factor/disable",
@@ -630,7 +576,14 @@ async fn non_compliant_members_are_refused_after_the_grace_period(app: TestApp) 
     app.call(&owner, "members/list", &[("org_id", &org_s)])
         .await
         .expect_status(200);
-    // Turning 2FA on restores access at once.
+    // Turning 2FA on restores access at once. Days after signing in, the member first
+    // confirms it is them (a sensitive action).
+    app.call(&member, "two_factor/start", &[])
+        .await
+        .expect_error(403, "reauthentication_required", None);
+    app.call(&member, "auth/confirm_access", &[("password", PASSWORD)])
+        .await
+        .expect_status(200);
     enable(&app, &member).await;
     app.call(&member, "members/list", &[("org_id", &org_s)])
         .await

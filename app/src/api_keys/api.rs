@@ -30,6 +30,7 @@ pub async fn create_api_key(
 ) -> Result<CreatedKey, AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
+    crate::auth::server::require_recent_auth(&state, session.authenticated_at)?;
     let scopes = ScopeSet::parse(scopes.split_whitespace())?;
     let expiry = Expiry::parse(&expiry)?;
     server::create(&state, &session, meta.ip, org_id, &name, scopes, expiry).await

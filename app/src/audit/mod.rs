@@ -7,6 +7,6 @@ pub mod views;
 #[cfg(feature = "ssr")]
 mod server;
 #[cfg(feature = "ssr")]
-pub use server::{page, record, record_event, Event};
+pub use server::{page, record, record_event, record_for_user, Event};
 #[cfg(feature = "ssr")]
 pub mod rest;

@@ -74,6 +74,39 @@ pub async fn record(
     Ok(())
 }
 
+/// A user's change to their own account (2FA, password), written to the audit log of each of
+/// their organizations, where their admins see it, and once without an organization; in the
+/// change's transaction. The event's own organization is ignored.
+pub async fn record_for_user(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    user_id: i64,
+    event: Event,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO audit_events (org_id, actor_user_id, action, target, ip, details, created_at)
+         SELECT org_id, $1, $2, $3, $4, $5, $6 FROM memberships WHERE user_id = $7",
+    )
+    .bind(event.actor_user_id)
+    .bind(event.action)
+    .bind(&event.target)
+    .bind(&event.ip)
+    .bind(event.details.to_string())
+    .bind(state.now())
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    record(
+        tx,
+        state,
+        Event {
+            org_id: None,
+            ..event
+        },
+    )
+    .await
+}
+
 /// Writes an event that records no change of stored data (a sign-in attempt, a lockout): it
 /// is its own single-statement transaction.
 pub async fn record_event(state: &AppState, event: Event) -> Result<(), AppError> {

@@ -105,3 +105,27 @@ pub async fn switch_org(org_id: i64) -> Result<(), AppError> {
     leptos_axum::redirect("/");
     Ok(())
 }
+
+/// **Confirm access**: proves the signed-in person again (password, and a code when 2FA is
+/// on) so that sensitive actions are allowed for the next few minutes.
+#[server(endpoint = "auth/confirm_access")]
+pub async fn confirm_access(password: String, code: Option<String>) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, _) = auth::signed_in(&state).await?;
+    auth::confirm_access(&state, &session, &password, code.as_deref()).await
+}
+
+/// **Change password**: the current password and a new one; other sessions are signed out.
+#[server(endpoint = "auth/change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, meta) = auth::signed_in(&state).await?;
+    let new = Password::parse(&new_password).map_err(|e| match e {
+        AppError::Invalid { message, .. } => AppError::invalid("new_password", message),
+        other => other,
+    })?;
+    auth::change_password(&state, &session, meta.ip, &current_password, new).await
+}

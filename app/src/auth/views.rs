@@ -1,5 +1,6 @@
 //! Sign in and Sign up pages.
 
+use crate::auth::api::{ChangePassword, ConfirmAccess};
 use crate::forms::{field_error, general_error, Field};
 use crate::layout::AuthActions;
 use leptos::prelude::*;
@@ -62,6 +63,69 @@ pub fn SignUpPage() -> impl IntoView {
                 </button>
             </ActionForm>
             <p class="muted">"Already have an account? " <A href="/signin">"Sign in"</A></p>
+        </section>
+    }
+}
+
+/// **Confirm access**, shown under a sensitive form when the server asked for it: the
+/// password, and a code when 2FA is on. Once confirmed, the person submits the form again.
+/// `id` tells this prompt's fields apart from another prompt's on the same page.
+#[component]
+pub fn ConfirmAccessPrompt(#[prop(into)] asked: Signal<bool>, id: &'static str) -> impl IntoView {
+    let confirm = ServerAction::<ConfirmAccess>::new();
+    let two_factor = crate::layout::session_now()
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.two_factor_enabled);
+    let confirmed = move || matches!(confirm.value().get(), Some(Ok(())));
+    let title_id = format!("{id}-title");
+    view! {
+        <Show when=move || asked.get()>
+            <div class="confirm-access" role="group" aria-labelledby=title_id.clone()>
+                <h4 id=title_id.clone()>"Confirm access"</h4>
+                {move || if confirmed() {
+                    view! { <p class="notice" role="status">"Confirmed. Submit the form above again to continue."</p> }.into_any()
+                } else {
+                    view! {
+                        <p class="muted">
+                            "This is a sensitive action. Enter your password"
+                            {two_factor.then_some(" and a code from your authenticator app")}
+                            " to continue for the next 10 minutes."
+                        </p>
+                        <ActionForm action=confirm>
+                            <Field label="Password" name="password" id=format!("{id}-password") kind="password" autocomplete="current-password" error=field_error(confirm.value(), "password")/>
+                            {two_factor.then(|| view! {
+                                <Field label="Authentication code" name="code" id=format!("{id}-code") autocomplete="one-time-code" inputmode="numeric" error=field_error(confirm.value(), "code")/>
+                            })}
+                            <p class="form-error" role="alert">{move || general_error(confirm.value(), &["password", "code"]).get()}</p>
+                            <button type="submit" class="button" disabled=move || confirm.pending().get()>"Confirm access"</button>
+                        </ActionForm>
+                    }.into_any()
+                }}
+            </div>
+        </Show>
+    }
+}
+
+/// **Change password** on the profile page.
+#[component]
+pub fn ChangePasswordPanel() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    const FIELDS: &[&str] = &["current_password", "new_password"];
+    view! {
+        <section class="card" aria-labelledby="password-title">
+            <h2 id="password-title">"Password"</h2>
+            <ActionForm action=change>
+                <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" error=field_error(change.value(), "current_password")/>
+                <Field label="New password" name="new_password" kind="password" autocomplete="new-password" error=field_error(change.value(), "new_password")/>
+                <p class="hint">"At least 8 characters. Your other sessions are signed out."</p>
+                <p class="form-error" role="alert">{move || general_error(change.value(), FIELDS).get()}</p>
+                {move || matches!(change.value().get(), Some(Ok(()))).then(|| view! {
+                    <p class="notice" role="status">"Password changed. Your other sessions were signed out."</p>
+                })}
+                <button type="submit" class="button secondary" disabled=move || change.pending().get()>"Change password"</button>
+            </ActionForm>
+            <ConfirmAccessPrompt asked=crate::forms::asks_confirmation(change.value()) id="password-confirm"/>
         </section>
     }
 }

@@ -217,6 +217,7 @@ pub struct NewGroup {
 
 pub async fn create(state: &AppState, actor: &Actor, group: NewGroup) -> Result<i64, AppError> {
     authorize(actor.role, Action::CreateDeleteGroups)?;
+    integrations::check_destinations(state, &group.integrations).await?;
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(

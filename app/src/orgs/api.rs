@@ -27,6 +27,7 @@ pub async fn rename_org(org_id: i64, organization: String) -> Result<(), AppErro
 pub async fn delete_org(org_id: i64, confirm: String) -> Result<(), AppError> {
     let state = state()?;
     let actor = org_actor(&state, org_id).await?;
+    crate::auth::server::require_recent_auth(&state, actor.authenticated_at)?;
     server::delete(&state, &actor, &confirm).await?;
     leptos_axum::redirect("/");
     Ok(())

@@ -73,6 +73,7 @@ fn DeleteOrgPanel(org_id: i64) -> impl IntoView {
                 <p class="form-error" role="alert">{move || general_error(delete.value(), &["confirm"]).get()}</p>
                 <button type="submit" class="button danger">"Delete organization"</button>
             </ActionForm>
+            <crate::auth::views::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(delete.value()) id="delete-org-confirm"/>
         </section>
     }
 }

@@ -24,7 +24,7 @@ impl FromRequestParts<AppState> for KeyActor {
             .get(AUTHORIZATION)
             .map(|v| v.to_str().map_err(|_| AppError::ApiKeyInvalid))
             .transpose()?;
-        let ip = RequestMeta::from_parts(parts, state.settings.trust_proxy).ip;
+        let ip = RequestMeta::from_parts(parts, state.settings.trust_proxy_hops).ip;
         authenticate(state, header, ip).await
     }
 }

@@ -358,10 +358,18 @@ pub async fn requeue_stale(state: &AppState, org_id: Option<i64>) -> Result<u64,
     Ok(done.rows_affected())
 }
 
-/// Sweeps stale running scans every `every`, for organizations no runner is claiming in.
-pub async fn run_reaper(state: AppState, every: Duration) {
+/// Sweeps stale running scans every `every`, for organizations no runner is claiming in,
+/// until `stop`.
+pub async fn run_reaper(
+    state: AppState,
+    every: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
     loop {
-        tokio::time::sleep(every).await;
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => return,
+        }
         if let Err(err) = requeue_stale(&state, None).await {
             tracing::error!(error = %err, "sweeping stale scans");
         }

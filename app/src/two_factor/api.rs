@@ -24,6 +24,7 @@ pub async fn get_two_factor_status() -> Result<TwoFactorStatus, AppError> {
 pub async fn start_two_factor() -> Result<Enrollment, AppError> {
     let state = state()?;
     let (session, _) = signed_in(&state).await?;
+    auth::require_recent_auth(&state, session.authenticated_at)?;
     two_factor::start(&state, session.user_id, &session.email).await
 }
 
@@ -32,6 +33,7 @@ pub async fn start_two_factor() -> Result<Enrollment, AppError> {
 pub async fn confirm_two_factor(code: String) -> Result<RecoveryCodes, AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
+    auth::require_recent_auth(&state, session.authenticated_at)?;
     two_factor::confirm(&state, session.user_id, &code, meta.ip).await
 }
 
@@ -39,6 +41,7 @@ pub async fn confirm_two_factor(code: String) -> Result<RecoveryCodes, AppError>
 pub async fn regenerate_recovery_codes(code: String) -> Result<RecoveryCodes, AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
+    auth::require_recent_auth(&state, session.authenticated_at)?;
     two_factor::regenerate(&state, session.user_id, &code, meta.ip).await
 }
 
@@ -47,11 +50,12 @@ pub async fn regenerate_recovery_codes(code: String) -> Result<RecoveryCodes, Ap
 pub async fn disable_two_factor(password: String, code: String) -> Result<(), AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
+    auth::require_recent_auth(&state, session.authenticated_at)?;
     let hash = auth::store::password_hash(&state, session.user_id).await?;
     if !auth::password::verify(&state, &password, Some(hash)).await? {
         return Err(AppError::invalid("password", "That is not your password."));
     }
-    two_factor::disable(&state, session.user_id, &code, meta.ip).await
+    two_factor::disable(&state, &session, &code, meta.ip).await
 }
 
 /// The second step of sign-in: a code from the app, or a recovery code.

@@ -8,7 +8,8 @@ use super::api::{
 };
 use super::model::{Compliance, Enrollment, PolicyView, MAX_GRACE_DAYS};
 use crate::auth::model::SessionInfo;
-use crate::forms::{field_error, general_error, Field};
+use crate::auth::views::ConfirmAccessPrompt;
+use crate::forms::{asks_confirmation, field_error, general_error, Field};
 use crate::layout::AuthActions;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -76,6 +77,7 @@ pub fn TwoFactorPanel() -> impl IntoView {
                                 <p class="form-error" role="alert">{move || general_error(regenerate.value(), &["code"]).get()}</p>
                                 <button type="submit" class="button secondary">"Regenerate recovery codes"</button>
                             </ActionForm>
+                            <ConfirmAccessPrompt asked=asks_confirmation(regenerate.value()) id="regenerate-confirm"/>
                             <h3>"Turn off"</h3>
                             {(!s.required_by.is_empty()).then(|| view! {
                                 <p class="muted">{format!("{} requires two-factor authentication: it cannot be turned off while you are a member.", s.required_by.join(", "))}</p>
@@ -86,6 +88,7 @@ pub fn TwoFactorPanel() -> impl IntoView {
                                 <p class="form-error" role="alert">{move || general_error(disable.value(), &["password", "code"]).get()}</p>
                                 <button type="submit" class="button danger">"Turn off two-factor authentication"</button>
                             </ActionForm>
+                            <ConfirmAccessPrompt asked=asks_confirmation(disable.value()) id="disable-confirm"/>
                         }.into_any(),
                         Ok(s) => view! {
                             {(!s.required_by.is_empty()).then(|| view! {
@@ -99,6 +102,7 @@ pub fn TwoFactorPanel() -> impl IntoView {
                                         <p class="form-error" role="alert">{other.and_then(|r| r.err()).map(|e| e.to_string())}</p>
                                         <button type="submit" class="button">"Enable two-factor authentication"</button>
                                     </ActionForm>
+                                    <ConfirmAccessPrompt asked=asks_confirmation(start.value()) id="enable-confirm"/>
                                 }.into_any(),
                             }}
                         }.into_any(),
@@ -126,6 +130,7 @@ fn Enroll(enrollment: Enrollment, confirm: ServerAction<ConfirmTwoFactor>) -> im
                     <p class="form-error" role="alert">{move || general_error(confirm.value(), &["code"]).get()}</p>
                     <button type="submit" class="button">"Turn on"</button>
                 </ActionForm>
+                <ConfirmAccessPrompt asked=asks_confirmation(confirm.value()) id="turn-on-confirm"/>
             </li>
         </ol>
     }

@@ -4,6 +4,7 @@
 
 pub mod receiver;
 pub mod smtp;
+pub mod two_factor;
 
 use app::state::ManualClock;
 use gatehouse::config::Config;
@@ -95,6 +96,11 @@ impl TestApp {
             // A stalled response ends (and is logged by the server) before the test client's
             // own timeout fails the test.
             request_deadline: 15,
+            // Webhook receivers in the tests listen on loopback, which is refused by default
+            // (tests/security.rs checks that default).
+            outbound_allow: "127.0.0.1".into(),
+            // Tests sign up many people from one address.
+            signup_ip_limit: 10_000,
             ..Config::default()
         };
         configure(&mut config);
@@ -119,7 +125,14 @@ impl TestApp {
 
     /// Stops this server (requests, delivery worker) and starts a new one on the same data
     /// directory and database, as a restart or deploy would.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        let config = self.config.clone();
+        self.restart_with(config).await
+    }
+
+    /// A restart with a changed configuration (same data directory and database).
+    pub async fn restart_with(mut self, config: Config) -> Self {
+        self.config = config;
         self.server.abort();
         let _ = (&mut self.server).await;
         let app = Application::build(self.config.clone(), self.clock.clone())
@@ -129,6 +142,12 @@ impl TestApp {
         self.state = app.state.clone();
         self.server = tokio::spawn(app.serve_until_stopped());
         self
+    }
+
+    /// The server's clock, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        use app::state::Clock;
+        self.clock.now()
     }
 
     /// The configuration this server runs with.

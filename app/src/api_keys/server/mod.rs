@@ -360,6 +360,7 @@ pub async fn authenticate(
             org_id: row.org_id,
             role: role_of(&row.role)?,
             ip,
+            authenticated_at: 0,
         },
     })
 }

@@ -34,28 +34,45 @@ pub fn request_meta(state: &AppState) -> RequestMeta {
     let Some(parts) = use_context::<http::request::Parts>() else {
         return RequestMeta::default();
     };
-    RequestMeta::from_parts(&parts, state.settings.trust_proxy)
+    RequestMeta::from_parts(&parts, state.settings.trust_proxy_hops)
 }
 
 impl RequestMeta {
-    pub fn from_parts(parts: &http::request::Parts, trust_proxy: bool) -> Self {
-        let forwarded = trust_proxy
-            .then(|| parts.headers.get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty());
+    pub fn from_parts(parts: &http::request::Parts, trust_proxy_hops: usize) -> Self {
         let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip().to_string());
+            .map(|info| info.0.ip());
+        let ip = forwarded_client(&parts.headers, trust_proxy_hops).or(peer);
         Self {
-            ip: forwarded.or(peer),
+            ip: ip.map(|ip| ip.to_string()),
             session_token: token_cookie(&parts.headers, SESSION_COOKIE),
             challenge_token: token_cookie(&parts.headers, CHALLENGE_COOKIE),
         }
     }
+}
+
+/// The client address as our own proxies saw it: behind `hops` proxies we run, the entry
+/// the outermost of them appended to `X-Forwarded-For`, counted from the right. Entries to
+/// its left came from the client, which can write anything there (taking the leftmost would
+/// let a client pick its own address for rate limits and the audit log).
+fn forwarded_client(headers: &http::HeaderMap, hops: usize) -> Option<std::net::IpAddr> {
+    if hops == 0 {
+        return None;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let entry = entries.get(entries.len().checked_sub(hops)?)?;
+    entry.parse().ok().or_else(|| {
+        // `ip:port` or `[v6]:port`, as some proxies write it.
+        entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
+    })
 }
 
 /// A cookie holding one of our 256-bit hex tokens; anything else is ignored.
@@ -81,6 +98,8 @@ pub fn token_hash(token: &str) -> String {
 pub struct Session {
     pub id_hash: String,
     pub user_id: i64,
+    /// When this session last proved its owner (sign-in, or Confirm access).
+    pub authenticated_at: i64,
     pub name: String,
     pub email: String,
     pub current_org_id: Option<i64>,
@@ -111,6 +130,7 @@ pub async fn authenticate(
     Ok(Some(Session {
         id_hash,
         user_id: row.user_id,
+        authenticated_at: row.authenticated_at,
         name: row.name,
         email: row.email,
         current_org_id: row.current_org_id,
@@ -360,6 +380,102 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: u64) {
     }
 }
 
+/// How long after proving it (password, and second factor when on) a session may take
+/// sensitive actions without proving it again (GitHub's "sudo mode").
+pub const RECENT_AUTH_SECS: i64 = 10 * 60;
+
+/// Refuses a sensitive action (2FA changes, recovery codes, API keys, password, deleting an
+/// organization) when the session last proved its owner too long ago: 403
+/// `reauthentication_required`, answered by Confirm access.
+pub fn require_recent_auth(state: &AppState, authenticated_at: i64) -> Result<(), AppError> {
+    if state.now() - authenticated_at <= RECENT_AUTH_SECS {
+        Ok(())
+    } else {
+        Err(AppError::ReauthenticationRequired)
+    }
+}
+
+/// **Confirm access**: the password again, and a second factor when 2FA is on. Counted
+/// against the account like sign-in attempts, before the password is checked.
+pub async fn confirm_access(
+    state: &AppState,
+    session: &Session,
+    password: &str,
+    code: Option<&str>,
+) -> Result<(), AppError> {
+    let limits = &state.settings.rate_limits;
+    let bucket = format!("signin-account:{}", session.email.to_lowercase());
+    rate_limit::hit(state, &bucket, limits.account_failures, limits.window).await?;
+    let hash = store::password_hash(state, session.user_id).await?;
+    if !password::verify(state, password, Some(hash)).await? {
+        return Err(AppError::invalid("password", "That is not your password."));
+    }
+    if crate::two_factor::server::is_enabled(state, session.user_id).await? {
+        let code = code
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                AppError::invalid("code", "Enter a code from your authenticator app.")
+            })?;
+        crate::two_factor::server::verify(state, session.user_id, code, true).await?;
+    }
+    rate_limit::reset(state, &bucket).await?;
+    sqlx::query("UPDATE sessions SET authenticated_at = $1 WHERE id_hash = $2")
+        .bind(state.now())
+        .bind(&session.id_hash)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Changes the password (the current one proves the person) and ends every other session of
+/// the user: whoever knew the old password is signed out everywhere.
+pub async fn change_password(
+    state: &AppState,
+    session: &Session,
+    ip: Option<String>,
+    current: &str,
+    new: crate::domain::Password,
+) -> Result<(), AppError> {
+    require_recent_auth(state, session.authenticated_at)?;
+    let limits = &state.settings.rate_limits;
+    let bucket = format!("signin-account:{}", session.email.to_lowercase());
+    rate_limit::hit(state, &bucket, limits.account_failures, limits.window).await?;
+    let hash = store::password_hash(state, session.user_id).await?;
+    if !password::verify(state, current, Some(hash)).await? {
+        return Err(AppError::invalid(
+            "current_password",
+            "That is not your current password.",
+        ));
+    }
+    rate_limit::reset(state, &bucket).await?;
+    let new_hash = password::hash(state, new).await?;
+    let mut tx = state.db.pool.begin().await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(&new_hash)
+        .bind(session.user_id)
+        .execute(&mut *tx)
+        .await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(session.user_id)
+        .bind(&session.id_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    audit::record_for_user(
+        &mut tx,
+        state,
+        session.user_id,
+        audit::Event::new("user.password_changed", format!("user:{}", session.user_id))
+            .actor(session.user_id)
+            .ip(ip)
+            .details(serde_json::json!({ "other_sessions_ended": ended })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// A signed-in member acting in one organization, with their current role.
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -369,6 +485,8 @@ pub struct Actor {
     pub org_id: i64,
     pub role: crate::domain::Role,
     pub ip: Option<String>,
+    /// When the session last proved its owner (0 for API keys: no sensitive actions).
+    pub authenticated_at: i64,
 }
 
 impl Actor {
@@ -412,12 +530,38 @@ pub async fn org_actor(state: &AppState, org_id: i64) -> Result<Actor, AppError>
         org_id,
         role: crate::orgs::server::role_of(&row.role)?,
         ip: meta.ip,
+        authenticated_at: session.authenticated_at,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::local_redirect;
+    use super::{forwarded_client, local_redirect};
+
+    #[test]
+    fn the_client_address_is_the_one_our_proxies_added() {
+        let headers = |values: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().expect("header"));
+            }
+            h
+        };
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().expect("ip"));
+        // A client that writes its own X-Forwarded-For gets it ignored.
+        let spoofed = headers(&["6.6.6.6, 203.0.113.9"]);
+        assert_eq!(forwarded_client(&spoofed, 1), ip("203.0.113.9"));
+        assert_eq!(forwarded_client(&spoofed, 0), None);
+        // Two proxies: the outer one appended the client, the inner one the outer proxy.
+        let chain = headers(&["6.6.6.6", "203.0.113.9, 10.0.0.2"]);
+        assert_eq!(forwarded_client(&chain, 2), ip("203.0.113.9"));
+        assert_eq!(forwarded_client(&headers(&["10.0.0.2"]), 2), None);
+        assert_eq!(
+            forwarded_client(&headers(&["[2001:db8::1]:4711"]), 1),
+            ip("2001:db8::1")
+        );
+        assert_eq!(forwarded_client(&headers(&["not-an-ip"]), 1), None);
+    }
 
     #[test]
     fn only_same_site_paths_are_followed_after_sign_in() {

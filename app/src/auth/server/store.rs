@@ -6,6 +6,7 @@ use crate::state::AppState;
 
 pub struct SessionRow {
     pub user_id: i64,
+    pub authenticated_at: i64,
     pub current_org_id: Option<i64>,
     pub last_seen_at: i64,
     pub expires_at: i64,
@@ -14,8 +15,9 @@ pub struct SessionRow {
 }
 
 pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<SessionRow>, AppError> {
-    let row: Option<(i64, Option<i64>, i64, i64, String, String)> = sqlx::query_as(
-        "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email
+    let row: Option<(i64, Option<i64>, i64, i64, String, String, i64)> = sqlx::query_as(
+        "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email,
+                s.authenticated_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_hash = $1",
     )
@@ -23,13 +25,16 @@ pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<Sess
     .fetch_optional(&state.db.pool)
     .await?;
     Ok(row.map(
-        |(user_id, current_org_id, last_seen_at, expires_at, name, email)| SessionRow {
-            user_id,
-            current_org_id,
-            last_seen_at,
-            expires_at,
-            name,
-            email,
+        |(user_id, current_org_id, last_seen_at, expires_at, name, email, authenticated_at)| {
+            SessionRow {
+                user_id,
+                authenticated_at,
+                current_org_id,
+                last_seen_at,
+                expires_at,
+                name,
+                email,
+            }
         },
     ))
 }
@@ -43,8 +48,9 @@ pub async fn insert_session(
     expires_at: i64,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, current_org_id, created_at, last_seen_at, expires_at)
-         VALUES ($1, $2, $3, $4, $4, $5)",
+        "INSERT INTO sessions (id_hash, user_id, current_org_id, created_at, last_seen_at, expires_at,
+                               authenticated_at)
+         VALUES ($1, $2, $3, $4, $4, $5, $4)",
     )
     .bind(id_hash)
     .bind(user_id)

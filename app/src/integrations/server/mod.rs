@@ -54,6 +54,18 @@ impl IntegrationInput {
             Kind::Email => ("", "", "email_recipients"),
         };
         let url = given(url).map(|u| parse_url(&u, url_field)).transpose()?;
+        if kind == Kind::Slack {
+            let is_slack = url
+                .as_deref()
+                .and_then(|u| reqwest::Url::parse(u).ok())
+                .is_none_or(|u| crate::outbound::is_slack_webhook(&u));
+            if !is_slack {
+                return Err(AppError::invalid(
+                    url_field,
+                    "Use the incoming webhook URL Slack gives you: https://hooks.slack.com/services/…",
+                ));
+            }
+        }
         let secret = given(secret);
         if let Some(s) = &secret {
             if s.len() < 16 {
@@ -119,6 +131,34 @@ impl IntegrationInput {
     }
 }
 
+/// Checks that the integrations' URLs point outside private networks (see
+/// [`crate::outbound`]). Call it before a transaction: it may look names up.
+pub async fn check_destinations(
+    state: &AppState,
+    inputs: &[IntegrationInput],
+) -> Result<(), AppError> {
+    for input in inputs {
+        let (Some(url), field) = (
+            input.url.as_deref(),
+            match input.kind {
+                Kind::Webhook => "webhook_url",
+                Kind::Slack => "slack_url",
+                Kind::Email => continue,
+            },
+        ) else {
+            continue;
+        };
+        let url = reqwest::Url::parse(url).map_err(|_| {
+            AppError::invalid(
+                field,
+                "Enter a full URL, like https://example.com/hooks/gatehouse.",
+            )
+        })?;
+        crate::outbound::check_field(&state.outbound.policy, &url, field).await?;
+    }
+    Ok(())
+}
+
 fn secret_context(group_id: i64, kind: Kind) -> String {
     format!("integration:{group_id}:{}", kind.as_str())
 }
@@ -134,6 +174,7 @@ pub async fn save_for_group(
     input: &IntegrationInput,
 ) -> Result<(), AppError> {
     crate::groups::server::authorize_edit(state, actor, group_id).await?;
+    check_destinations(state, std::slice::from_ref(input)).await?;
     let mut tx = state.db.pool.begin().await?;
     save(state, &mut tx, group_id, input).await?;
     crate::audit::record(
@@ -299,6 +340,10 @@ pub async fn view(
     }
     let member_of_group =
         crate::groups::server::is_member_of(state, group_id, actor.user_id).await?;
+    let can_edit = crate::policy::allows(
+        actor.role,
+        crate::policy::Action::EditGroup { member_of_group },
+    );
     let webhook = load(state, group_id, Kind::Webhook).await?;
     let slack = load(state, group_id, Kind::Slack).await?;
     let email = load(state, group_id, Kind::Email).await?;
@@ -313,6 +358,22 @@ pub async fn view(
         latency_ms: Option<i64>,
         error: Option<String>,
         created_at: i64,
+    }
+    let enabled = |s: &Option<Stored>| s.as_ref().is_some_and(|s| s.enabled);
+    if !can_edit {
+        // Receivers' addresses, recipients and delivery errors are for those who may change
+        // them: everyone else sees which integrations are on.
+        return Ok(IntegrationsView {
+            webhook_enabled: enabled(&webhook),
+            webhook_url: String::new(),
+            webhook_secret_set: false,
+            slack_enabled: enabled(&slack),
+            slack_hint: None,
+            email_enabled: enabled(&email),
+            email_recipients: String::new(),
+            can_edit,
+            deliveries: Vec::new(),
+        });
     }
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, kind, event, status, attempts, response_status, latency_ms, error, created_at
@@ -343,10 +404,7 @@ pub async fn view(
         }),
         email_enabled: email.as_ref().is_some_and(|e| e.enabled),
         email_recipients: email.and_then(|e| e.recipients).unwrap_or_default(),
-        can_edit: crate::policy::allows(
-            actor.role,
-            crate::policy::Action::EditGroup { member_of_group },
-        ),
+        can_edit,
         deliveries: rows
             .into_iter()
             .filter_map(|r| {

@@ -175,14 +175,15 @@ pub async fn regenerate(
     Ok(codes)
 }
 
-/// Turns 2FA off (the caller has checked the password). Refused while an organization of
-/// the user requires 2FA.
+/// Turns 2FA off (the caller has checked the password) and ends the user's other sessions.
+/// Refused while an organization of the user requires 2FA.
 pub async fn disable(
     state: &AppState,
-    user_id: i64,
+    session: &crate::auth::server::Session,
     code: &str,
     ip: Option<String>,
 ) -> Result<(), AppError> {
+    let user_id = session.user_id;
     let requiring = policy::orgs_requiring(state, user_id).await?;
     if !requiring.is_empty() {
         return Err(AppError::conflict(
@@ -204,6 +205,12 @@ pub async fn disable(
     .await?;
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    // A session opened with the second factor should not outlive it.
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(&session.id_hash)
         .execute(&mut *tx)
         .await?;
     record_for_user(&mut tx, state, user_id, "user.two_factor_disabled", ip).await?;
@@ -416,8 +423,7 @@ async fn replace_recovery_codes(
     Ok(RecoveryCodes { codes })
 }
 
-/// A user's own 2FA change, written to the audit log of each of their organizations (their
-/// admins see it there) and once without an organization.
+/// A user's own 2FA change, in the audit log of each of their organizations.
 async fn record_for_user(
     tx: &mut sqlx::AnyConnection,
     state: &AppState,
@@ -425,22 +431,11 @@ async fn record_for_user(
     action: &'static str,
     ip: Option<String>,
 ) -> Result<(), AppError> {
-    let target = format!("user:{user_id}");
-    sqlx::query(
-        "INSERT INTO audit_events (org_id, actor_user_id, action, target, ip, details, created_at)
-         SELECT org_id, $1, $2, $3, $4, '{}', $5 FROM memberships WHERE user_id = $1",
-    )
-    .bind(user_id)
-    .bind(action)
-    .bind(&target)
-    .bind(&ip)
-    .bind(state.now())
-    .execute(&mut *tx)
-    .await?;
-    crate::audit::record(
+    crate::audit::record_for_user(
         tx,
         state,
-        crate::audit::Event::new(action, target)
+        user_id,
+        crate::audit::Event::new(action, format!("user:{user_id}"))
             .actor(user_id)
             .ip(ip),
     )
