@@ -99,6 +99,9 @@ pub struct Settings {
     pub delivery_concurrency_per_org: usize,
     /// Finished deliveries are deleted after this long.
     pub delivery_retention: Duration,
+    /// How long after proving it (password, and second factor when on) a session may take
+    /// sensitive actions without proving it again (GitHub's "sudo mode").
+    pub reauth_window: Duration,
 }
 
 impl Default for Settings {
@@ -120,6 +123,7 @@ impl Default for Settings {
             delivery_concurrency: 16,
             delivery_concurrency_per_org: 2,
             delivery_retention: Duration::from_secs(30 * 24 * 3600),
+            reauth_window: Duration::from_secs(10 * 60),
         }
     }
 }

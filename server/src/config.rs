@@ -185,6 +185,16 @@ pub struct Config {
         global = true
     )]
     pub delivery_retention_days: u64,
+    /// Seconds after signing in (or confirming access) during which sensitive actions (2FA
+    /// changes, recovery codes, API keys, password, deleting an organization) do not ask for
+    /// the password again.
+    #[arg(
+        long,
+        env = "GATEHOUSE_REAUTH_WINDOW",
+        default_value_t = 600,
+        global = true
+    )]
+    pub reauth_window: u64,
 }
 
 impl Config {
@@ -232,6 +242,7 @@ impl Config {
             delivery_retention: Duration::from_secs(
                 self.delivery_retention_days.max(1) * 24 * 3600,
             ),
+            reauth_window: Duration::from_secs(self.reauth_window),
             ..Settings::default()
         })
     }
@@ -276,6 +287,13 @@ fn served_url(addr: SocketAddr) -> String {
     }
 }
 
+impl Default for Config {
+    fn default() -> Self {
+        // The same defaults as the command line, for tests and embedding.
+        Cli::parse_from(["gatehouse"]).config
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,18 +328,52 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_reaches_the_settings() {
+        let cli = Cli::parse_from([
+            "gatehouse",
+            "--trust-proxy-hops",
+            "2",
+            "--request-deadline",
+            "7",
+            "--max-queued-scans",
+            "9",
+            "--outbound-allow",
+            "10.0.0.0/8",
+            "--delivery-concurrency",
+            "3",
+            "--delivery-retention-days",
+            "5",
+            "--reauth-window",
+            "60",
+            "--signup-ip-limit",
+            "4",
+        ]);
+        let s = cli
+            .config
+            .settings("127.0.0.1:3000".parse().expect("addr"))
+            .expect("settings");
+        assert_eq!(s.trust_proxy_hops, 2);
+        assert_eq!(s.request_deadline, Duration::from_secs(7));
+        assert_eq!(s.max_queued_scans_per_group, 9);
+        assert!(s.outbound_allow.allows_ip("10.1.2.3".parse().expect("ip")));
+        assert_eq!(s.delivery_concurrency, 3);
+        assert_eq!(s.delivery_retention, Duration::from_secs(5 * 24 * 3600));
+        assert_eq!(s.reauth_window, Duration::from_secs(60));
+        assert_eq!(s.rate_limits.account_creations_per_ip, 4);
+        let one_proxy = Cli::parse_from(["gatehouse", "--trust-proxy"]);
+        let s = one_proxy
+            .config
+            .settings("127.0.0.1:3000".parse().expect("addr"))
+            .expect("settings");
+        assert_eq!(s.trust_proxy_hops, 1);
+    }
+
+    #[test]
     fn https_public_urls_make_cookies_secure() {
         let addr = "127.0.0.1:3000".parse().expect("addr");
         let mut config = Config::default();
         assert!(!config.settings(addr).expect("settings").secure_cookies);
         config.public_url = Some("https://gatehouse.example.com".into());
         assert!(config.settings(addr).expect("settings").secure_cookies);
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        // The same defaults as the command line, for tests and embedding.
-        Cli::parse_from(["gatehouse"]).config
     }
 }

@@ -4,7 +4,6 @@
 
 mod common;
 
-use common::receiver::start_receiver;
 use common::{Backend, TempDir, TestApp, PASSWORD};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -129,16 +128,16 @@ async fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::Exi
     }
 }
 
+/// (id, name) of the groups a burst of writes got acknowledged.
+type Acked = Arc<Mutex<Vec<(i64, String)>>>;
+
 /// Group ids that a burst of `POST /api/v1/groups` got acknowledged (201), until `stop`.
 fn writers(
     base: &str,
     key: &str,
     count: usize,
     stop: Arc<std::sync::atomic::AtomicBool>,
-) -> (
-    Arc<Mutex<Vec<(i64, String)>>>,
-    Vec<tokio::task::JoinHandle<()>>,
-) {
+) -> (Acked, Vec<tokio::task::JoinHandle<()>>) {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let tasks = (0..count)
         .map(|w| {

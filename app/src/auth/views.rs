@@ -90,7 +90,7 @@ pub fn ConfirmAccessPrompt(#[prop(into)] asked: Signal<bool>, id: &'static str) 
                         <p class="muted">
                             "This is a sensitive action. Enter your password"
                             {two_factor.then_some(" and a code from your authenticator app")}
-                            " to continue for the next 10 minutes."
+                            " to continue. Gatehouse asks again after a few minutes."
                         </p>
                         <ActionForm action=confirm>
                             <Field label="Password" name="password" id=format!("{id}-password") kind="password" autocomplete="current-password" error=field_error(confirm.value(), "password")/>

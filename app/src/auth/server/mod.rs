@@ -380,15 +380,11 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: u64) {
     }
 }
 
-/// How long after proving it (password, and second factor when on) a session may take
-/// sensitive actions without proving it again (GitHub's "sudo mode").
-pub const RECENT_AUTH_SECS: i64 = 10 * 60;
-
 /// Refuses a sensitive action (2FA changes, recovery codes, API keys, password, deleting an
 /// organization) when the session last proved its owner too long ago: 403
 /// `reauthentication_required`, answered by Confirm access.
 pub fn require_recent_auth(state: &AppState, authenticated_at: i64) -> Result<(), AppError> {
-    if state.now() - authenticated_at <= RECENT_AUTH_SECS {
+    if state.now() - authenticated_at <= state.settings.reauth_window.as_secs() as i64 {
         Ok(())
     } else {
         Err(AppError::ReauthenticationRequired)

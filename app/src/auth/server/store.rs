@@ -4,6 +4,7 @@ use crate::domain::{Email, OrgName, PersonName, Role};
 use crate::error::AppError;
 use crate::state::AppState;
 
+#[derive(sqlx::FromRow)]
 pub struct SessionRow {
     pub user_id: i64,
     pub authenticated_at: i64,
@@ -15,7 +16,7 @@ pub struct SessionRow {
 }
 
 pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<SessionRow>, AppError> {
-    let row: Option<(i64, Option<i64>, i64, i64, String, String, i64)> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email,
                 s.authenticated_at
          FROM sessions s JOIN users u ON u.id = s.user_id
@@ -23,20 +24,7 @@ pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<Sess
     )
     .bind(id_hash)
     .fetch_optional(&state.db.pool)
-    .await?;
-    Ok(row.map(
-        |(user_id, current_org_id, last_seen_at, expires_at, name, email, authenticated_at)| {
-            SessionRow {
-                user_id,
-                authenticated_at,
-                current_org_id,
-                last_seen_at,
-                expires_at,
-                name,
-                email,
-            }
-        },
-    ))
+    .await?)
 }
 
 pub async fn insert_session(
