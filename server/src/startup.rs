@@ -308,6 +308,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             page_gate::page_access,
         ))
+        .layer(axum::middleware::from_fn(
+            app::auth::server::provide_request_auth,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             AllowedOrigin(Arc::new(state.settings.public_url.clone())),
             cross_site::guard,

@@ -10,12 +10,12 @@ use crate::domain::Email;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::two_factor::model::Compliance;
-use crate::two_factor::server::policy::{StandingRow, STANDING_COLUMNS};
 use http::header::{COOKIE, SET_COOKIE};
 use http::HeaderValue;
 use leptos::prelude::use_context;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 pub const SESSION_COOKIE: &str = "gatehouse_session";
 /// Carries a sign-in that passed the password and waits for its second factor.
@@ -27,6 +27,29 @@ pub struct RequestMeta {
     pub ip: Option<String>,
     pub session_token: Option<String>,
     pub challenge_token: Option<String>,
+    /// What this request has already read about its sender (see [`RequestAuth`]).
+    pub cache: Option<Arc<RequestAuth>>,
+}
+
+/// Who sent this request, read at most once per request. A page is one request, but the page
+/// middleware, the shell's session, the page's resources and each org-scoped server function
+/// they call all need the session and the user's organizations: without this each read them
+/// again (17 queries for one members page). Lives in the request's extensions, so it is never
+/// shared between requests; a change made by one request is seen by the next.
+#[derive(Debug, Default)]
+pub struct RequestAuth {
+    session: tokio::sync::OnceCell<Option<Session>>,
+    orgs: tokio::sync::OnceCell<Vec<OrgSummary>>,
+}
+
+/// Middleware: gives every request its own [`RequestAuth`].
+pub async fn provide_request_auth(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    req.extensions_mut()
+        .insert(Arc::new(RequestAuth::default()));
+    next.run(req).await
 }
 
 /// Reads the client IP and session cookie from the request in context.
@@ -48,6 +71,7 @@ impl RequestMeta {
             ip: ip.map(|ip| ip.to_string()),
             session_token: token_cookie(&parts.headers, SESSION_COOKIE),
             challenge_token: token_cookie(&parts.headers, CHALLENGE_COOKIE),
+            cache: parts.extensions.get::<Arc<RequestAuth>>().cloned(),
         }
     }
 }
@@ -96,6 +120,8 @@ pub fn token_hash(token: &str) -> String {
 /// A signed-in session, as found in the database.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The request's cache, for the user's organizations.
+    cache: Option<Arc<RequestAuth>>,
     pub id_hash: String,
     pub user_id: i64,
     /// When this session last proved its owner (sign-in, or Confirm access).
@@ -105,11 +131,23 @@ pub struct Session {
     pub current_org_id: Option<i64>,
 }
 
-/// The session of this request, if its cookie names a live one. Expired sessions are deleted.
+/// The session of this request, if its cookie names a live one (read once per request).
+/// Expired sessions are deleted.
 pub async fn authenticate(
     state: &AppState,
     meta: &RequestMeta,
 ) -> Result<Option<Session>, AppError> {
+    match &meta.cache {
+        Some(cache) => cache
+            .session
+            .get_or_try_init(|| read_session(state, meta))
+            .await
+            .cloned(),
+        None => read_session(state, meta).await,
+    }
+}
+
+async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Session>, AppError> {
     let Some(token) = &meta.session_token else {
         return Ok(None);
     };
@@ -128,6 +166,7 @@ pub async fn authenticate(
         store::touch_session(state, &id_hash, now).await?;
     }
     Ok(Some(Session {
+        cache: meta.cache.clone(),
         id_hash,
         user_id: row.user_id,
         authenticated_at: row.authenticated_at,
@@ -147,17 +186,32 @@ fn pick_current(session: &Session, orgs: &[OrgSummary]) -> Option<OrgSummary> {
         .cloned()
 }
 
-/// Just the current organization (one query), for checks that need nothing else.
+impl Session {
+    /// The user's organizations with their role and 2FA standing in each (read once per
+    /// request).
+    pub async fn orgs(&self, state: &AppState) -> Result<Vec<OrgSummary>, AppError> {
+        match &self.cache {
+            Some(cache) => cache
+                .orgs
+                .get_or_try_init(|| crate::orgs::server::orgs_of_user(state, self.user_id))
+                .await
+                .cloned(),
+            None => crate::orgs::server::orgs_of_user(state, self.user_id).await,
+        }
+    }
+}
+
+/// Just the current organization, for checks that need nothing else.
 pub async fn current_org(
     state: &AppState,
     session: &Session,
 ) -> Result<Option<OrgSummary>, AppError> {
-    let orgs = crate::orgs::server::orgs_of_user(state, session.user_id).await?;
+    let orgs = session.orgs(state).await?;
     Ok(pick_current(session, &orgs))
 }
 
 pub async fn session_info(state: &AppState, session: &Session) -> Result<SessionInfo, AppError> {
-    let orgs: Vec<OrgSummary> = crate::orgs::server::orgs_of_user(state, session.user_id).await?;
+    let orgs: Vec<OrgSummary> = session.orgs(state).await?;
     let current_org = pick_current(session, &orgs);
     let two_factor_enabled = crate::two_factor::server::is_enabled(state, session.user_id).await?;
     let two_factor_notices = if two_factor_enabled {
@@ -500,23 +554,14 @@ impl Actor {
 /// the organization's 2FA policy shuts out: 403 `two_factor_required`.
 pub async fn org_actor(state: &AppState, org_id: i64) -> Result<Actor, AppError> {
     let (session, meta) = signed_in(state).await?;
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        role: String,
-        #[sqlx(flatten)]
-        standing: StandingRow,
-    }
-    let row: Row = sqlx::query_as(&format!(
-        "SELECT m.role, {STANDING_COLUMNS}
-         FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = $1 AND m.user_id = $2"
-    ))
-    .bind(org_id)
-    .bind(session.user_id)
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    if row.standing.compliance(state.now()) == Compliance::Blocked {
+    // The role and 2FA standing come with the user's organizations, read once per request.
+    let org = session
+        .orgs(state)
+        .await?
+        .into_iter()
+        .find(|o| o.id == org_id)
+        .ok_or(AppError::NotFound)?;
+    if org.two_factor == Compliance::Blocked {
         return Err(AppError::TwoFactorRequired);
     }
     Ok(Actor {
@@ -524,7 +569,7 @@ pub async fn org_actor(state: &AppState, org_id: i64) -> Result<Actor, AppError>
         name: session.name,
         email: session.email,
         org_id,
-        role: crate::orgs::server::role_of(&row.role)?,
+        role: org.role,
         ip: meta.ip,
         authenticated_at: session.authenticated_at,
     })
