@@ -2,7 +2,7 @@
 //! of each backend embedded in the binary.
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -49,11 +49,34 @@ impl Db {
             Backend::Postgres => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
+        if backend == Backend::Sqlite {
+            // WAL is a property of the database file: readers never block the writer. Set it on
+            // a connection of its own before the pool opens its connections (changing the
+            // journal mode while other connections open the file can silently not happen).
+            let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
+            let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode = WAL")
+                .fetch_one(&mut conn)
+                .await?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(DbError::Sqlx(sqlx::Error::Configuration(
+                    format!("SQLite refused WAL mode (journal mode is {mode})").into(),
+                )));
+            }
+            conn.close().await?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
+            // Open every connection at start and keep it: a connection opened in the middle of
+            // a request costs that request its setup (the PRAGMAs below, or a PostgreSQL
+            // handshake).
+            .min_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 4,
+            })
+            .idle_timeout(None)
             .acquire_timeout(Duration::from_secs(10))
             // A SQLite connection is a file handle that cannot go stale: skip the ping before
             // each use (measured: about 5% more API requests per second). PostgreSQL keeps it,
@@ -73,10 +96,6 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        if backend == Backend::Sqlite {
-            // WAL is a property of the database file: readers never block the writer.
-            pool.execute("PRAGMA journal_mode = WAL").await?;
-        }
         Ok(Self { pool, backend })
     }
 

@@ -84,9 +84,15 @@ pub fn session_now() -> Result<Option<SessionInfo>, AppError> {
         .unwrap_or(Ok(None))
 }
 
-/// Awaits the session resource once and renders the top bar and `children` with it.
-/// Reading one resource in several Suspense boundaries can leave a server-rendered response
-/// hanging (leptos-rs/leptos#4851), so pages read the resolved value from context instead.
+/// Reads the session resource once and renders the top bar and `children` with it; pages
+/// read the resolved value from context.
+///
+/// A plain read (not `Suspend`), so that the page is built once per server render: the
+/// server walks a Suspense boundary's children twice (once to find its resources, once to
+/// render), and a `Suspend` that awaits an already-resolved resource built the whole page in
+/// both walks, running every page resource's queries twice. With a read, the first walk
+/// sees no session yet and builds nothing; the boundary waits for the resource, and the
+/// second walk builds the page.
 #[component]
 pub fn WithSession(children: ChildrenFn) -> impl IntoView {
     let session = expect_context::<SessionResource>().0;
@@ -94,10 +100,9 @@ pub fn WithSession(children: ChildrenFn) -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
                 let children = children.clone();
-                Suspend::new(async move {
-                    let current = session.await;
-                    view! { <ProvideSession current children/> }
-                })
+                session
+                    .get()
+                    .map(|current| view! { <ProvideSession current children/> })
             }}
         </Transition>
     }

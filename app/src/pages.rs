@@ -45,13 +45,7 @@ pub fn ProfilePage() -> impl IntoView {
         <Title text="Profile"/>
         <SignedIn any_standing=true page=|info: SessionInfo| view! {
             <h1>"Profile"</h1>
-            <section class="card" aria-labelledby="profile-panel">
-                <h2 id="profile-panel">"Your account"</h2>
-                <dl class="facts">
-                    <dt>"Name"</dt><dd>{info.name.clone()}</dd>
-                    <dt>"Email"</dt><dd>{info.email.clone()}</dd>
-                </dl>
-            </section>
+            <crate::auth::views::AccountPanel name=info.name.clone() email=info.email.clone()/>
             <crate::auth::views::ChangePasswordPanel/>
             <TwoFactorPanel/>
             <crate::api_keys::views::ApiKeysPanel/>

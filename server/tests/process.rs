@@ -27,18 +27,43 @@ fn temp_dir(name: &str) -> TempDir {
     TempDir(dir)
 }
 
+/// A `gatehouse` process that is killed when the test ends, passed or failed.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// `gatehouse serve` on a free port; returns the process and its base URL.
-fn serve(data_dir: &Path, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(BINARY)
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(["--delivery-poll-ms", "50", "--outbound-allow", "127.0.0.1"])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("gatehouse starts");
+fn serve(data_dir: &Path, extra: &[&str]) -> (Server, String) {
+    let mut child = Server(
+        Command::new(BINARY)
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(["--delivery-poll-ms", "50", "--outbound-allow", "127.0.0.1"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("gatehouse starts"),
+    );
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut seen = String::new();
     let addr = loop {
@@ -121,7 +146,7 @@ async fn owner_with_key(base: &str, scopes: &str) -> (reqwest::Client, i64, Stri
     (owner, org, key["key"].as_str().expect("key").to_string())
 }
 
-async fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+async fn wait_for_exit(child: &mut Server, within: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("process status") {

@@ -129,3 +129,12 @@ pub async fn change_password(
     })?;
     auth::change_password(&state, &session, meta.ip, &current_password, new).await
 }
+
+/// Profile → **Your account** → Name.
+#[server(endpoint = "auth/change_name")]
+pub async fn change_name(name: String) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, meta) = auth::signed_in(&state).await?;
+    let name = PersonName::parse(&name)?;
+    auth::change_name(&state, &session, meta.ip, name).await
+}

@@ -23,4 +23,6 @@ pub struct OrgSummary {
     pub role: Role,
     /// Where the user stands with this organization's 2FA policy.
     pub two_factor: Compliance,
+    /// This organization asked the user (Notify) to turn 2FA on.
+    pub two_factor_notice: bool,
 }

@@ -1,6 +1,6 @@
 //! Sign in and Sign up pages.
 
-use crate::auth::api::{ChangePassword, ConfirmAccess};
+use crate::auth::api::{ChangeName, ChangePassword, ConfirmAccess};
 use crate::forms::{field_error, general_error, Field};
 use crate::layout::AuthActions;
 use leptos::prelude::*;
@@ -126,6 +126,26 @@ pub fn ChangePasswordPanel() -> impl IntoView {
                 <button type="submit" class="button secondary" disabled=move || change.pending().get()>"Change password"</button>
             </ActionForm>
             <ConfirmAccessPrompt asked=crate::forms::asks_confirmation(change.value()) id="password-confirm"/>
+        </section>
+    }
+}
+
+/// **Your account** on the profile page: the name can be changed, the email is shown.
+#[component]
+pub fn AccountPanel(name: String, email: String) -> impl IntoView {
+    let change = ServerAction::<ChangeName>::new();
+    crate::layout::refresh_session_when(move || matches!(change.value().get(), Some(Ok(()))));
+    view! {
+        <section class="card" aria-labelledby="profile-panel">
+            <h2 id="profile-panel">"Your account"</h2>
+            <ActionForm action=change>
+                <Field label="Name" name="name" autocomplete="name" value=name error=field_error(change.value(), "name")/>
+                <p class="form-error" role="alert">{move || general_error(change.value(), &["name"]).get()}</p>
+                <button type="submit" class="button secondary" disabled=move || change.pending().get()>"Save name"</button>
+            </ActionForm>
+            <dl class="facts">
+                <dt>"Email"</dt><dd>{email}</dd>
+            </dl>
         </section>
     }
 }

@@ -172,29 +172,26 @@ pub fn decode_cursor(cursor: &str) -> Result<(String, i64), AppError> {
         .ok_or_else(|| AppError::invalid("after", "That page link is not valid."))
 }
 
-/// Members of the organization whose name or email starts a word with `q`: the type-ahead
-/// of the group forms (10 at most; never the whole organization).
+/// Members of the organization matching `q` (see [`crate::members::search`]): the
+/// type-ahead of the group forms (10 at most; never the whole organization).
 pub async fn suggestions(
     state: &AppState,
     actor: &Actor,
     q: &str,
 ) -> Result<Vec<GroupMember>, AppError> {
     authorize(actor.role, Action::ViewMembers)?;
-    let q = q.trim().to_lowercase();
-    if q.is_empty() {
+    let Some(term) = crate::members::search::Term::parse(Some(q)) else {
         return Ok(Vec::new());
-    }
-    let escaped = crate::db::escape_like(&q);
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = $1
-           AND (LOWER(m.member_name) LIKE $2 ESCAPE '\\' OR u.email_normalized LIKE $2 ESCAPE '\\'
-                OR LOWER(m.member_name) LIKE $3 ESCAPE '\\')
+    };
+    let filter = crate::members::search::filter(state.db.backend, &term, 2);
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(&format!(
+        "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id {}
+         WHERE m.org_id = $1 AND {}
          ORDER BY m.member_name, m.user_id LIMIT 10",
-    )
+        filter.join, filter.condition
+    ))
     .bind(actor.org_id)
-    .bind(format!("{escaped}%"))
-    .bind(format!("% {escaped}%"))
+    .bind(&filter.value)
     .fetch_all(&state.db.pool)
     .await?;
     Ok(rows

@@ -19,21 +19,26 @@ pub async fn page(
 ) -> Result<MembersPage, AppError> {
     authorize(actor.role, Action::ViewMembers)?;
     let (after_name, after_id) = after.unwrap_or_default();
-    let pattern = crate::db::contains_pattern(search);
-    let rows: Vec<(i64, String, String, String, i64, Option<i64>)> = sqlx::query_as(
+    let filter = super::search::Term::parse(search)
+        .map(|term| super::search::filter(state.db.backend, &term, 5));
+    let sql = format!(
         "SELECT u.id, u.name, u.email, m.role, m.created_at, u.totp_enabled_at
-         FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = $1 AND (m.member_name, m.user_id) > ($2, $3)
-           AND ($4 IS NULL OR LOWER(u.name) LIKE $4 ESCAPE '\\' OR u.email_normalized LIKE $4 ESCAPE '\\')
-         ORDER BY m.member_name, m.user_id LIMIT $5",
-    )
-    .bind(actor.org_id)
-    .bind(&after_name)
-    .bind(after_id)
-    .bind(pattern)
-    .bind(limit + 1)
-    .fetch_all(&state.db.pool)
-    .await?;
+         FROM memberships m JOIN users u ON u.id = m.user_id {join}
+         WHERE m.org_id = $1 AND (m.member_name, m.user_id) > ($2, $3) AND {condition}
+         ORDER BY m.member_name, m.user_id LIMIT $4",
+        join = filter.as_ref().map_or("", |f| f.join),
+        condition = filter.as_ref().map_or("1 = 1", |f| f.condition.as_str()),
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(actor.org_id)
+        .bind(&after_name)
+        .bind(after_id)
+        .bind(limit + 1);
+    if let Some(f) = &filter {
+        query = query.bind(f.value.clone());
+    }
+    let rows: Vec<(i64, String, String, String, i64, Option<i64>)> =
+        query.fetch_all(&state.db.pool).await?;
     let has_more = rows.len() as i64 > limit;
     let members = rows
         .into_iter()

@@ -34,12 +34,15 @@ pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSumma
         id: i64,
         name: String,
         role: String,
+        notice: i64,
         #[sqlx(flatten)]
         standing: StandingRow,
     }
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT o.id, o.name, m.role, {STANDING_COLUMNS}
+        "SELECT o.id, o.name, m.role, {STANDING_COLUMNS},
+                CASE WHEN n.user_id IS NULL THEN 0 ELSE 1 END AS notice
          FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id
+         LEFT JOIN two_factor_notices n ON n.user_id = m.user_id AND n.org_id = m.org_id
          WHERE m.user_id = $1 ORDER BY o.name, o.id"
     ))
     .bind(user_id)
@@ -50,6 +53,7 @@ pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSumma
         .map(|row| {
             Ok(OrgSummary {
                 two_factor: row.standing.compliance(now),
+                two_factor_notice: row.notice == 1,
                 id: row.id,
                 name: row.name,
                 role: role_of(&row.role)?,

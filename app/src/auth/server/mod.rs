@@ -126,6 +126,8 @@ pub struct Session {
     pub user_id: i64,
     /// When this session last proved its owner (sign-in, or Confirm access).
     pub authenticated_at: i64,
+    /// Whether the user has a second factor (read with the session).
+    pub two_factor_enabled: bool,
     pub name: String,
     pub email: String,
     pub current_org_id: Option<i64>,
@@ -170,6 +172,7 @@ async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Ses
         id_hash,
         user_id: row.user_id,
         authenticated_at: row.authenticated_at,
+        two_factor_enabled: row.totp_enabled_at.is_some(),
         name: row.name,
         email: row.email,
         current_org_id: row.current_org_id,
@@ -213,21 +216,14 @@ pub async fn current_org(
 pub async fn session_info(state: &AppState, session: &Session) -> Result<SessionInfo, AppError> {
     let orgs: Vec<OrgSummary> = session.orgs(state).await?;
     let current_org = pick_current(session, &orgs);
-    let two_factor_enabled = crate::two_factor::server::is_enabled(state, session.user_id).await?;
+    let two_factor_enabled = session.two_factor_enabled;
     let two_factor_notices = if two_factor_enabled {
         Vec::new()
     } else {
-        sqlx::query_as::<_, (String,)>(
-            "SELECT o.name FROM two_factor_notices n JOIN organizations o ON o.id = n.org_id
-             JOIN memberships m ON m.org_id = n.org_id AND m.user_id = n.user_id
-             WHERE n.user_id = $1 ORDER BY o.name",
-        )
-        .bind(session.user_id)
-        .fetch_all(&state.db.pool)
-        .await?
-        .into_iter()
-        .map(|(name,)| name)
-        .collect()
+        orgs.iter()
+            .filter(|o| o.two_factor_notice)
+            .map(|o| o.name.clone())
+            .collect()
     };
     Ok(SessionInfo {
         two_factor_enabled,
@@ -520,6 +516,34 @@ pub async fn change_password(
             .actor(session.user_id)
             .ip(ip)
             .details(serde_json::json!({ "other_sessions_ended": ended })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Changes the person's name (on their memberships and in member search too, by the
+/// database's triggers, in the same transaction).
+pub async fn change_name(
+    state: &AppState,
+    session: &Session,
+    ip: Option<String>,
+    name: crate::domain::PersonName,
+) -> Result<(), AppError> {
+    let mut tx = state.db.pool.begin().await?;
+    sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+        .bind(name.as_str())
+        .bind(session.user_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record_for_user(
+        &mut tx,
+        state,
+        session.user_id,
+        audit::Event::new("user.renamed", format!("user:{}", session.user_id))
+            .actor(session.user_id)
+            .ip(ip)
+            .details(serde_json::json!({ "from": session.name, "to": name.as_str() })),
     )
     .await?;
     tx.commit().await?;

@@ -13,12 +13,13 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub name: String,
     pub email: String,
+    pub totp_enabled_at: Option<i64>,
 }
 
 pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<SessionRow>, AppError> {
     Ok(sqlx::query_as(
         "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email,
-                s.authenticated_at
+                s.authenticated_at, u.totp_enabled_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_hash = $1",
     )

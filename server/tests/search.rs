@@ -1,0 +1,134 @@
+//! Member search (name or email, any part, any case) is served by an index that the same
+//! transactions keep in step: renaming, removing and re-adding a member leave search finding
+//! exactly the current state, on the members list, the REST API and the group type-ahead.
+
+mod common;
+
+use common::{TestApp, PASSWORD};
+use serde_json::Value;
+
+on_both_databases!(search_finds_exactly_the_current_members);
+
+/// Names found by a members-list search for `q`.
+async fn found(app: &TestApp, client: &reqwest::Client, org: i64, q: &str) -> Vec<String> {
+    let page = app
+        .call(
+            client,
+            "members/list",
+            &[("org_id", &org.to_string()), ("q", q)],
+        )
+        .await
+        .expect_status(200)
+        .json();
+    names(&page["members"])
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn suggested(app: &TestApp, client: &reqwest::Client, org: i64, q: &str) -> Vec<String> {
+    let list = app
+        .call(
+            client,
+            "groups/member_suggestions",
+            &[("org_id", &org.to_string()), ("q", q)],
+        )
+        .await
+        .expect_status(200)
+        .json();
+    names(&list)
+}
+
+async fn search_finds_exactly_the_current_members(app: TestApp) {
+    let (owner, org) = app.new_org("owner@acme.example", "Acme").await;
+    let (ada, _) = app
+        .add_member(&owner, org, "ada.lovelace@engines.example", "user")
+        .await;
+    app.call(&ada, "auth/change_name", &[("name", "Ada Lovelace")])
+        .await
+        .expect_status(200);
+    let (grace, grace_id) = app
+        .add_member(&owner, org, "grace@navy.example", "user")
+        .await;
+    app.call(&grace, "auth/change_name", &[("name", "Grace Hopper")])
+        .await
+        .expect_status(200);
+    // Another organization's member never shows up here.
+    let (other, other_org) = app.new_org("owner@other.example", "Other").await;
+    app.add_member(&other, other_org, "ada.byron@other.example", "user")
+        .await;
+
+    // Any part of the name or the email, in any case; one or two characters match names' starts.
+    assert_eq!(found(&app, &owner, org, "LOVE").await, ["Ada Lovelace"]);
+    assert_eq!(found(&app, &owner, org, "navy.exa").await, ["Grace Hopper"]);
+    assert_eq!(found(&app, &owner, org, "ada").await, ["Ada Lovelace"]);
+    assert_eq!(found(&app, &owner, org, "gr").await, ["Grace Hopper"]);
+    assert_eq!(found(&app, &owner, org, "example").await.len(), 3);
+    assert!(found(&app, &owner, org, "no such person").await.is_empty());
+    assert_eq!(suggested(&app, &owner, org, "hopp").await, ["Grace Hopper"]);
+    let key = app.create_key(&owner, org, "members:read", "30").await;
+    let rest = app
+        .api("GET", "/api/v1/members?q=lovelace", Some(&key), None)
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(names(&rest["members"]), ["Ada Lovelace"], "{rest}");
+
+    // Renamed: found under the new name only, and listed in its new place.
+    app.call(&grace, "auth/change_name", &[("name", "Admiral Hopper")])
+        .await
+        .expect_status(200);
+    assert!(found(&app, &owner, org, "grace h").await.is_empty());
+    assert_eq!(
+        found(&app, &owner, org, "admiral").await,
+        ["Admiral Hopper"]
+    );
+    assert_eq!(
+        suggested(&app, &owner, org, "adm").await,
+        ["Admiral Hopper"]
+    );
+    let all = app
+        .call(&owner, "members/list", &[("org_id", &org.to_string())])
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(
+        names(&all["members"]),
+        ["Ada Lovelace", "Admiral Hopper", "Owner"],
+        "ordered by the current names"
+    );
+
+    // Removed: not found.
+    let org_s = org.to_string();
+    let grace_s = grace_id.to_string();
+    app.call(
+        &owner,
+        "members/remove",
+        &[("org_id", &org_s), ("user_id", &grace_s)],
+    )
+    .await
+    .expect_status(200);
+    assert!(found(&app, &owner, org, "hopper").await.is_empty());
+    assert!(suggested(&app, &owner, org, "hopper").await.is_empty());
+
+    // Re-added (an existing account accepts a new invitation): found again.
+    let invited = app
+        .invite(&owner, org, "Grace", "grace@navy.example", "user")
+        .await
+        .expect_status(200)
+        .json();
+    let token = common::token_of(&invited["link"]);
+    app.sign_in(&grace, "grace@navy.example", PASSWORD)
+        .await
+        .expect_status(200);
+    app.call(&grace, "invitations/accept", &[("token", &token)])
+        .await
+        .expect_status(200);
+    assert_eq!(found(&app, &owner, org, "hopper").await, ["Admiral Hopper"]);
+    assert_eq!(found(&app, &owner, org, "example").await.len(), 3);
+}
