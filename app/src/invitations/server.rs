@@ -204,15 +204,24 @@ async fn deliver(
 pub async fn pending(state: &AppState, actor: &Actor) -> Result<Vec<PendingInvitation>, AppError> {
     authorize(actor.role, Action::ManageMembers)?;
     let now = state.now();
-    let rows: Vec<(i64, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, name, email, role, created_at, expires_at FROM invitations
-         WHERE org_id = $1 AND status = 'pending' ORDER BY created_at DESC, id DESC LIMIT 200",
-    )
-    .bind(actor.org_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    rows.into_iter()
-        .map(|(id, name, email, role, created, expires)| {
+    let rows = state
+        .db
+        .read(
+            "SELECT id, name, email, role, created_at, expires_at FROM invitations
+             WHERE org_id = $1 AND status = 'pending' ORDER BY created_at DESC, id DESC LIMIT 200",
+            &[actor.org_id.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let (id, name, email, role, created, expires) = (
+                r.i64(0)?,
+                r.text(1)?,
+                r.text(2)?,
+                r.text(3)?,
+                r.i64(4)?,
+                r.i64(5)?,
+            );
             Ok(PendingInvitation {
                 id,
                 name,

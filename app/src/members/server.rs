@@ -29,16 +29,34 @@ pub async fn page(
         join = filter.as_ref().map_or("", |f| f.join),
         condition = filter.as_ref().map_or("1 = 1", |f| f.condition.as_str()),
     );
-    let mut query = sqlx::query_as(&sql)
-        .bind(actor.org_id)
-        .bind(&after_name)
-        .bind(after_id)
-        .bind(limit + 1);
-    if let Some(f) = &filter {
-        query = query.bind(f.value.clone());
-    }
-    let rows: Vec<(i64, String, String, String, i64, Option<i64>)> =
-        query.fetch_all(&state.db.pool).await?;
+    let mut params: Vec<crate::db::Param> = vec![
+        actor.org_id.into(),
+        after_name.into(),
+        after_id.into(),
+        (limit + 1).into(),
+    ];
+    let rows = match &filter {
+        // A page of the list is an index range: read on this thread.
+        None => state.db.read(&sql, &params).await?,
+        // A search may sort many matches: through the pool, off the request's thread.
+        Some(f) => {
+            params.push(f.value.clone().into());
+            state.db.read_pooled(&sql, &params).await?
+        }
+    };
+    let rows = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.i64(0)?,
+                r.text(1)?,
+                r.text(2)?,
+                r.text(3)?,
+                r.i64(4)?,
+                r.opt_i64(5)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
     let has_more = rows.len() as i64 > limit;
     let members = rows
         .into_iter()
@@ -94,13 +112,17 @@ async fn groups_of(
         .map(|m| m.user_id.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    Ok(sqlx::query_as(&format!(
-        "SELECT gm.user_id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id
-         WHERE gm.org_id = $1 AND gm.user_id IN ({ids}) ORDER BY g.name_key"
-    ))
-    .bind(org_id)
-    .fetch_all(&state.db.pool)
-    .await?)
+    let rows = state
+        .db
+        .read(
+            &format!(
+                "SELECT gm.user_id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id
+                 WHERE gm.org_id = $1 AND gm.user_id IN ({ids}) ORDER BY g.name_key"
+            ),
+            &[org_id.into()],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.i64(0)?, r.text(1)?))).collect()
 }
 
 pub fn encode_cursor(name: &str, id: i64) -> String {

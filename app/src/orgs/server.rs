@@ -29,34 +29,29 @@ pub async fn lock_org(tx: &mut sqlx::AnyConnection, org_id: i64) -> Result<(), A
 }
 
 pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSummary>, AppError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: i64,
-        name: String,
-        role: String,
-        notice: i64,
-        #[sqlx(flatten)]
-        standing: StandingRow,
-    }
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT o.id, o.name, m.role, {STANDING_COLUMNS},
-                CASE WHEN n.user_id IS NULL THEN 0 ELSE 1 END AS notice
-         FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id
-         LEFT JOIN two_factor_notices n ON n.user_id = m.user_id AND n.org_id = m.org_id
-         WHERE m.user_id = $1 ORDER BY o.name, o.id"
-    ))
-    .bind(user_id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = state
+        .db
+        .read(
+            &format!(
+                "SELECT o.id, o.name, m.role,
+                        CASE WHEN n.user_id IS NULL THEN 0 ELSE 1 END AS notice, {STANDING_COLUMNS}
+                 FROM memberships m JOIN organizations o ON o.id = m.org_id
+                 JOIN users u ON u.id = m.user_id
+                 LEFT JOIN two_factor_notices n ON n.user_id = m.user_id AND n.org_id = m.org_id
+                 WHERE m.user_id = $1 ORDER BY o.name, o.id"
+            ),
+            &[user_id.into()],
+        )
+        .await?;
     let now = state.now();
-    rows.into_iter()
+    rows.iter()
         .map(|row| {
             Ok(OrgSummary {
-                two_factor: row.standing.compliance(now),
-                two_factor_notice: row.notice == 1,
-                id: row.id,
-                name: row.name,
-                role: role_of(&row.role)?,
+                id: row.i64(0)?,
+                name: row.text(1)?,
+                role: role_of(&row.text(2)?)?,
+                two_factor_notice: row.i64(3)? == 1,
+                two_factor: StandingRow::from_read(row, 4)?.compliance(now),
             })
         })
         .collect()

@@ -300,7 +300,11 @@ pub async fn authenticate(
         .ok_or(AppError::ApiKeyInvalid)?;
     let key = ApiKeySecret::parse(token)?;
     let hash = key.hash();
-    #[derive(sqlx::FromRow)]
+    let found = state
+        .db
+        .read_one(&AUTHENTICATE_SQL, &[hash.as_str().into()])
+        .await?
+        .ok_or(AppError::ApiKeyInvalid)?;
     struct Row {
         id: i64,
         user_id: i64,
@@ -313,14 +317,22 @@ pub async fn authenticate(
         role: String,
         name: String,
         email: String,
-        #[sqlx(flatten)]
         standing: StandingRow,
     }
-    let row: Row = sqlx::query_as(&AUTHENTICATE_SQL)
-        .bind(&hash)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or(AppError::ApiKeyInvalid)?;
+    let row = Row {
+        id: found.i64(0)?,
+        user_id: found.i64(1)?,
+        org_id: found.i64(2)?,
+        key_hash: found.text(3)?,
+        scopes: found.text(4)?,
+        last_used_at: found.opt_i64(5)?,
+        expires_at: found.opt_i64(6)?,
+        revoked_at: found.opt_i64(7)?,
+        role: found.text(8)?,
+        name: found.text(9)?,
+        email: found.text(10)?,
+        standing: StandingRow::from_read(&found, 11)?,
+    };
     if !bool::from(row.key_hash.as_bytes().ct_eq(hash.as_bytes())) {
         return Err(AppError::ApiKeyInvalid);
     }

@@ -4,7 +4,6 @@ use crate::domain::{Email, OrgName, PersonName, Role};
 use crate::error::AppError;
 use crate::state::AppState;
 
-#[derive(sqlx::FromRow)]
 pub struct SessionRow {
     pub user_id: i64,
     pub authenticated_at: i64,
@@ -16,16 +15,31 @@ pub struct SessionRow {
     pub totp_enabled_at: Option<i64>,
 }
 
+/// The session with this id hash, and its user: read on every signed-in request.
 pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<SessionRow>, AppError> {
-    Ok(sqlx::query_as(
-        "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email,
-                s.authenticated_at, u.totp_enabled_at
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id_hash = $1",
-    )
-    .bind(id_hash)
-    .fetch_optional(&state.db.pool)
-    .await?)
+    let row = state
+        .db
+        .read_one(
+            "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email,
+                    s.authenticated_at, u.totp_enabled_at
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = $1",
+            &[id_hash.into()],
+        )
+        .await?;
+    row.map(|r| {
+        Ok(SessionRow {
+            user_id: r.i64(0)?,
+            current_org_id: r.opt_i64(1)?,
+            last_seen_at: r.i64(2)?,
+            expires_at: r.i64(3)?,
+            name: r.text(4)?,
+            email: r.text(5)?,
+            authenticated_at: r.i64(6)?,
+            totp_enabled_at: r.opt_i64(7)?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn insert_session(

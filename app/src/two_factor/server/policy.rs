@@ -39,6 +39,17 @@ pub const STANDING_COLUMNS: &str =
      m.created_at AS member_since, u.totp_enabled_at";
 
 impl StandingRow {
+    /// The five [`STANDING_COLUMNS`] of a read row, starting at column `first`.
+    pub fn from_read(row: &crate::db::ReadRow, first: usize) -> Result<Self, AppError> {
+        Ok(Self {
+            require_two_factor: row.i64(first)?,
+            two_factor_since: row.opt_i64(first + 1)?,
+            two_factor_deadline: row.opt_i64(first + 2)?,
+            member_since: row.i64(first + 3)?,
+            totp_enabled_at: row.opt_i64(first + 4)?,
+        })
+    }
+
     pub fn compliance(&self, now: i64) -> Compliance {
         compliance(
             PolicyInputs {

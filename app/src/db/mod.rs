@@ -1,6 +1,10 @@
 //! One database handle for SQLite and PostgreSQL (sqlx's `Any` driver), with the migrations
 //! of each backend embedded in the binary.
 
+pub mod read;
+
+pub use read::{Param, ReadRow};
+
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 use std::str::FromStr;
@@ -16,6 +20,8 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// SQLite: the file the per-thread read connections open (see [`read`]).
+    reader: Option<std::sync::Arc<read::SqliteReader>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +54,10 @@ impl Db {
             Backend::Sqlite => prepare_sqlite_url(url)?,
             Backend::Postgres => url.to_string(),
         };
+        let reader = (backend == Backend::Sqlite)
+            .then(|| sqlite_path(&url))
+            .flatten()
+            .map(|path| std::sync::Arc::new(read::SqliteReader { path }));
         let options = AnyConnectOptions::from_str(&url)?;
         if backend == Backend::Sqlite {
             // WAL is a property of the database file: readers never block the writer. Set it on
@@ -96,7 +106,11 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            reader,
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), DbError> {
@@ -141,6 +155,15 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
         url.push_str(query);
     }
     Ok(url)
+}
+
+/// The file of a `sqlite://path?…` URL (none for an in-memory database).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
 /// `term` with LIKE's wildcards escaped (for `LIKE … ESCAPE '\\'`).

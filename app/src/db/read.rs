@@ -1,0 +1,216 @@
+//! Reads that run on the calling thread, for the queries every request makes (the session,
+//! the user's organizations, an API key) and the small pages built on indexes.
+//!
+//! sqlx runs each SQLite connection on a thread of its own: a query is a message to that
+//! thread and its rows messages back, and under load those thread switches were a third of a
+//! page's CPU (perf: futex waits and task switches; about 40 µs of system time per query).
+//! For SQLite these reads use a read-only connection kept per thread (rusqlite on the same
+//! SQLite library), so an indexed read costs microseconds of the request's own thread. In WAL
+//! mode a reader never waits for the writer and sees every transaction committed before its
+//! statement began, so nothing is cached: a change is visible to the very next read, in this
+//! process or any other. PostgreSQL reads go through sqlx as before.
+//!
+//! Only for statements that an index bounds: a read here holds its thread while it runs.
+
+use super::{Backend, Db};
+use crate::error::AppError;
+use sqlx::Row as _;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+
+/// A parameter of a read.
+#[derive(Debug, Clone)]
+pub enum Param {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Self::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Param {
+    fn from(v: Option<i64>) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Self::Text(Some(v.to_string()))
+    }
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Self::Text(Some(v))
+    }
+}
+
+impl From<&String> for Param {
+    fn from(v: &String) -> Self {
+        Self::Text(Some(v.clone()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// A row of a read; columns by position.
+#[derive(Debug, Clone)]
+pub struct ReadRow(Vec<Value>);
+
+fn column_error(i: usize, wanted: &str) -> AppError {
+    tracing::error!(column = i, wanted, "a read's column has another type");
+    AppError::Internal
+}
+
+impl ReadRow {
+    pub fn opt_i64(&self, i: usize) -> Result<Option<i64>, AppError> {
+        match self.0.get(i) {
+            Some(Value::Int(v)) => Ok(Some(*v)),
+            Some(Value::Null) => Ok(None),
+            _ => Err(column_error(i, "integer")),
+        }
+    }
+
+    pub fn i64(&self, i: usize) -> Result<i64, AppError> {
+        self.opt_i64(i)?.ok_or_else(|| column_error(i, "integer"))
+    }
+
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, AppError> {
+        match self.0.get(i) {
+            Some(Value::Text(v)) => Ok(Some(v.clone())),
+            Some(Value::Null) => Ok(None),
+            _ => Err(column_error(i, "text")),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<String, AppError> {
+        self.opt_text(i)?.ok_or_else(|| column_error(i, "text"))
+    }
+}
+
+/// Identifies one SQLite database for the per-thread connections; when the [`Db`] holding
+/// it is gone, the threads drop their connections to it.
+#[derive(Debug)]
+pub struct SqliteReader {
+    pub path: PathBuf,
+}
+
+thread_local! {
+    static READERS: RefCell<HashMap<usize, (Weak<SqliteReader>, rusqlite::Connection)>> =
+        RefCell::new(HashMap::new());
+}
+
+fn sqlite_read(
+    reader: &Arc<SqliteReader>,
+    sql: &str,
+    params: &[Param],
+) -> Result<Vec<ReadRow>, rusqlite::Error> {
+    READERS.with(|cell| {
+        let mut readers = cell.borrow_mut();
+        // The allocation's address names the database: a Weak keeps it from being reused.
+        let id = Arc::as_ptr(reader) as usize;
+        if !readers.contains_key(&id) {
+            // Databases that were closed (tests start hundreds) give their connections back.
+            readers.retain(|_, (weak, _)| weak.strong_count() > 0);
+            let conn = rusqlite::Connection::open_with_flags(
+                &reader.path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            // A reader waits for the writer only in rare moments of the WAL (its restart).
+            conn.busy_timeout(std::time::Duration::from_millis(250))?;
+            conn.set_prepared_statement_cache_capacity(64);
+            readers.insert(id, (Arc::downgrade(reader), conn));
+        }
+        let (_, conn) = readers.get(&id).ok_or(rusqlite::Error::InvalidQuery)?;
+        let mut statement = conn.prepare_cached(sql)?;
+        let values: Vec<rusqlite::types::Value> = params
+            .iter()
+            .map(|p| match p {
+                Param::Int(Some(v)) => rusqlite::types::Value::Integer(*v),
+                Param::Text(Some(v)) => rusqlite::types::Value::Text(v.clone()),
+                Param::Int(None) | Param::Text(None) => rusqlite::types::Value::Null,
+            })
+            .collect();
+        let columns = statement.column_count();
+        let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut cells = Vec::with_capacity(columns);
+            for i in 0..columns {
+                cells.push(match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => Value::Null,
+                    rusqlite::types::ValueRef::Integer(v) => Value::Int(v),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        Value::Text(String::from_utf8_lossy(t).into_owned())
+                    }
+                    rusqlite::types::ValueRef::Real(v) => Value::Int(v as i64),
+                    rusqlite::types::ValueRef::Blob(b) => {
+                        Value::Text(String::from_utf8_lossy(b).into_owned())
+                    }
+                });
+            }
+            out.push(ReadRow(cells));
+        }
+        Ok(out)
+    })
+}
+
+impl Db {
+    /// Runs a read (`$1`… placeholders, as everywhere) and returns its rows: on the calling
+    /// thread for SQLite, through the pool for PostgreSQL.
+    pub async fn read(&self, sql: &str, params: &[Param]) -> Result<Vec<ReadRow>, AppError> {
+        match (&self.backend, &self.reader) {
+            (Backend::Sqlite, Some(reader)) => sqlite_read(reader, sql, params).map_err(|err| {
+                tracing::error!(error = %err, "database read");
+                AppError::Internal
+            }),
+            _ => self.read_pooled(sql, params).await,
+        }
+    }
+
+    /// A read through the pool, off the request's thread, on both databases: for reads that
+    /// may take long (a search that sorts many matches).
+    pub async fn read_pooled(&self, sql: &str, params: &[Param]) -> Result<Vec<ReadRow>, AppError> {
+        let mut query = sqlx::query(sql);
+        for p in params {
+            query = match p {
+                Param::Int(v) => query.bind(*v),
+                Param::Text(v) => query.bind(v.clone()),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+                            Ok(v.map_or(Value::Null, Value::Int))
+                        } else {
+                            row.try_get::<Option<String>, _>(i)
+                                .map(|v| v.map_or(Value::Null, Value::Text))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map(ReadRow)
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(AppError::from)
+    }
+
+    /// The first row of a read, if any.
+    pub async fn read_one(&self, sql: &str, params: &[Param]) -> Result<Option<ReadRow>, AppError> {
+        Ok(self.read(sql, params).await?.into_iter().next())
+    }
+}
