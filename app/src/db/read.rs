@@ -195,11 +195,17 @@ impl Db {
             .map(|row| {
                 (0..row.len())
                     .map(|i| {
-                        if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
-                            Ok(v.map_or(Value::Null, Value::Int))
-                        } else {
-                            row.try_get::<Option<String>, _>(i)
-                                .map(|v| v.map_or(Value::Null, Value::Text))
+                        use sqlx::any::AnyTypeInfoKind as Kind;
+                        use sqlx::ValueRef;
+                        let raw = row.try_get_raw(i)?;
+                        if raw.is_null() {
+                            return Ok(Value::Null);
+                        }
+                        match raw.type_info().kind() {
+                            Kind::SmallInt | Kind::Integer | Kind::BigInt | Kind::Bool => {
+                                row.try_get::<i64, _>(i).map(Value::Int)
+                            }
+                            _ => row.try_get::<String, _>(i).map(Value::Text),
                         }
                     })
                     .collect::<Result<Vec<_>, sqlx::Error>>()
