@@ -102,6 +102,8 @@ pub struct Settings {
     /// How long after proving it (password, and second factor when on) a session may take
     /// sensitive actions without proving it again (GitHub's "sudo mode").
     pub reauth_window: Duration,
+    /// Whether Prometheus metrics are served (`--metrics-addr`): requests are counted then.
+    pub metrics: bool,
 }
 
 impl Default for Settings {
@@ -124,6 +126,7 @@ impl Default for Settings {
             delivery_concurrency_per_org: 2,
             delivery_retention: Duration::from_secs(30 * 24 * 3600),
             reauth_window: Duration::from_secs(10 * 60),
+            metrics: false,
         }
     }
 }

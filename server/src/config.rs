@@ -195,6 +195,10 @@ pub struct Config {
         global = true
     )]
     pub reauth_window: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default; keep it off the
+    /// public network).
+    #[arg(long, env = "GATEHOUSE_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -243,6 +247,7 @@ impl Config {
                 self.delivery_retention_days.max(1) * 24 * 3600,
             ),
             reauth_window: Duration::from_secs(self.reauth_window),
+            metrics: self.metrics_addr.is_some(),
             ..Settings::default()
         })
     }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod cross_site;
 pub mod deadline;
 pub mod health;
+pub mod metrics;
 pub mod page_gate;
 pub mod runner;
 pub mod server_fn_errors;

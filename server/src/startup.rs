@@ -118,9 +118,12 @@ pub fn redact(url: &str) -> String {
 /// A running Gatehouse: bound, migrated, ready to serve. Tests build one on port 0.
 pub struct Application {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `--metrics-addr` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     delivery_poll: Duration,
     listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
     router: Router,
 }
 
@@ -143,9 +146,23 @@ impl Application {
             .map_err(|e| StartError::Bind(config.addr, e))?;
         let settings = config.settings(addr).map_err(StartError::Config)?;
         let state = AppState::new(db, settings, clock, secret_key).with_mailer(mailer);
+        let metrics_listener = match config.metrics_addr {
+            Some(at) => {
+                crate::metrics::handle();
+                Some(
+                    tokio::net::TcpListener::bind(at)
+                        .await
+                        .map_err(|e| StartError::Bind(at, e))?,
+                )
+            }
+            None => None,
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let router = router(state.clone());
         Ok(Self {
             addr,
+            metrics_addr,
+            metrics_listener,
             state,
             delivery_poll: Duration::from_millis(config.delivery_poll_ms.max(10)),
             listener,
@@ -209,6 +226,17 @@ impl Application {
                 );
             }
         });
+        if let Some(listener) = self.metrics_listener {
+            let (router, token) = (crate::metrics::router(state.clone()), token.clone());
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(token.cancelled_owned())
+                    .await;
+                if let Err(err) = served {
+                    tracing::error!(error = %err, "the metrics listener stopped");
+                }
+            });
+        }
         // If the server stops for another reason, the background work stops too.
         let _stop_background = token.clone().drop_guard();
         let mut server = std::pin::pin!(server);
@@ -294,7 +322,7 @@ pub fn router(state: AppState) -> Router {
     };
     let request_id = HeaderName::from_static("x-request-id");
 
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(health::healthz))
         .leptos_routes_with_context(&server_state, routes, provide_state.clone(), {
             let leptos = leptos.clone();
@@ -302,7 +330,15 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(fallback)
         .with_state(server_state)
-        .merge(app::rest::router(state.clone()))
+        .merge(app::rest::router(state.clone()));
+    // The route layer sees axum's matched path; the outer one counts the final status.
+    let metrics = state.settings.metrics;
+    let router = if metrics {
+        router.route_layer(axum::middleware::from_fn(crate::metrics::tag_route))
+    } else {
+        router
+    };
+    let router = router
         .layer(axum::middleware::from_fn(server_fn_errors::map_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -350,7 +386,12 @@ pub fn router(state: AppState) -> Router {
             deadline::enforce,
         ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    if metrics {
+        router.layer(axum::middleware::from_fn(crate::metrics::track))
+    } else {
+        router
+    }
 }
 
 /// Embedded files first; anything else renders the app's 404 page.

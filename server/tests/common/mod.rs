@@ -24,6 +24,7 @@ pub enum Backend {
 
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub state: app::state::AppState,
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
@@ -109,10 +110,12 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("Gatehouse failed to start on {backend:?}: {e}"));
         let addr = app.addr;
+        let metrics_addr = app.metrics_addr;
         let state = app.state.clone();
         let server = tokio::spawn(app.serve_until_stopped());
         Some(Self {
             addr,
+            metrics_addr,
             state,
             clock,
             client: new_client(),

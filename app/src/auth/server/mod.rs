@@ -288,6 +288,8 @@ pub async fn sign_in(
             Ok(user_id)
         }
         (user, _) => {
+            metrics::counter!("gatehouse_sign_in_failures_total", "reason" => "wrong_password")
+                .increment(1);
             let target = email
                 .map(|e| format!("email:{}", e.normalized()))
                 .unwrap_or_default();

@@ -42,6 +42,9 @@ pub async fn hit(
 ) -> Result<(), AppError> {
     let (hits, window_start) = increment(state, bucket, window).await?;
     if hits > limit {
+        // The bucket's kind, not the bucket (an address or an email would be a label per client).
+        let kind = bucket.split(':').next().unwrap_or_default().to_string();
+        metrics::counter!("gatehouse_rate_limited_total", "limit" => kind).increment(1);
         return Err(limited(state, window_start, window));
     }
     Ok(())

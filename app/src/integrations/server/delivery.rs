@@ -268,6 +268,12 @@ async fn attempt(state: AppState, claim: Claimed) -> i64 {
         stored,
     )
     .await;
+    metrics::counter!(
+        "gatehouse_delivery_attempts_total",
+        "kind" => claim.kind.as_str(),
+        "outcome" => if outcome.ok { "delivered" } else { "failed" }
+    )
+    .increment(1);
     if !outcome.ok {
         tracing::warn!(
             delivery = claim.id,

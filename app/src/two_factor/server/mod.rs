@@ -340,6 +340,7 @@ async fn reserve_attempt(state: &AppState, user_id: i64) -> Result<(), AppError>
 /// finds the count at the limit locks the account, once, and audits it. Returns the error to
 /// answer: the wrong code, or the lock.
 async fn record_failure(state: &AppState, user_id: i64) -> Result<AppError, AppError> {
+    metrics::counter!("gatehouse_second_factor_failures_total").increment(1);
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
     let locked_now: Option<(i64,)> = sqlx::query_as(
@@ -353,6 +354,7 @@ async fn record_failure(state: &AppState, user_id: i64) -> Result<AppError, AppE
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((failures,)) = locked_now {
+        metrics::counter!("gatehouse_second_factor_lockouts_total").increment(1);
         crate::audit::record(
             &mut tx,
             state,
