@@ -51,5 +51,43 @@ bench_backend() {
   stop_gatehouse "$dir"
 }
 
+# The deep queue: 100,000 queued scans spread over 1,000 groups (limit 2 each), 64 runners for
+# BENCH_SECONDS (20): how long a claim takes, and claims per second across groups.
+deep_queue() {
+  local label=$1 database_url=$2 dir
+  dir=$(mktemp -d)
+  start_gatehouse "$dir" "$port" "$database_url"
+  sign_up_with_key "$dir" "scans:write"
+  local seed="INSERT INTO organizations (id, name, created_at, plan) VALUES (800000, 'Deep', 0, 'enterprise');
+INSERT INTO memberships (org_id, user_id, role, created_at, member_name) VALUES (800000, 1, 'owner', 0, 'Bench');"
+  local groups="INSERT INTO groups (id, org_id, name, name_key, scans_limit, created_at)
+  SELECT 800000 + i, 800000, 'Group ' || i, 'group ' || i, 2, 0 FROM"
+  local scans="INSERT INTO scans (org_id, group_id, target, status, created_at)
+  SELECT 800000, 800001 + (i % 1000), 'https://host' || i || '.example.com', 'queued', 0 FROM"
+  if [ -z "$database_url" ]; then
+    { echo "$seed";
+      echo "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) $groups n;";
+      echo "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) $scans n; ANALYZE;"; } \
+      | sqlite3 "$dir/gatehouse.db"
+  else
+    { echo "$seed"; echo "$groups generate_series(1, 1000) AS i;";
+      echo "$scans generate_series(1, 100000) AS i; ANALYZE;"; } | psql -q "$database_url" >/dev/null
+  fi
+  # The seeded key is the benchmark's own key, moved to the deep organization.
+  local key="$API_KEY"
+  if [ -z "$database_url" ]; then
+    sqlite3 "$dir/gatehouse.db" "UPDATE api_keys SET org_id = 800000 WHERE id = 1"
+  else
+    psql -q "$database_url" -c "UPDATE api_keys SET org_id = 800000 WHERE id = 1" >/dev/null
+  fi
+  local out
+  out=$(RUST_LOG=warn target/release/gatehouse runner --api-url "$BASE" --api-key "$key" \
+    --simulate --runners 64 --min-ms 0 --max-ms 0 --idle-ms 10 --for-secs "${BENCH_SECONDS:-20}" | tail -1)
+  printf '%-10s 100,000 queued in 1,000 groups, runners=64   %s\n' "$label" "$out"
+  stop_gatehouse "$dir"
+}
+
 bench_backend sqlite ""
 on_postgres postgres bench_backend
+deep_queue sqlite ""
+on_postgres postgres deep_queue

@@ -36,6 +36,9 @@ pub struct RunnerArgs {
     /// Exit once nothing is runnable, printing claims per second (for benchmarks).
     #[arg(long)]
     pub exit_when_idle: bool,
+    /// Stop claiming after this many seconds (for benchmarks; 0: never).
+    #[arg(long, default_value_t = 0)]
+    pub for_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,9 @@ struct Runner {
     key: String,
     args: RunnerArgs,
     claimed: AtomicU64,
+    /// How long each claim that handed out a scan took, for the closing figures.
+    claim_times: std::sync::Mutex<Vec<Duration>>,
+    started: Instant,
 }
 
 enum Claim {
@@ -70,6 +76,7 @@ impl Runner {
     }
 
     async fn claim(&self) -> Result<Claim, RunnerError> {
+        let sent = Instant::now();
         let resp = self
             .http
             .post(self.url("/scans/claim"))
@@ -78,6 +85,9 @@ impl Runner {
             .await?;
         match resp.status().as_u16() {
             200 => {
+                if let Ok(mut times) = self.claim_times.lock() {
+                    times.push(sent.elapsed());
+                }
                 let scan: Value = resp.json().await?;
                 let id = scan["id"].as_i64().unwrap_or_default();
                 let target = scan["target"].as_str().unwrap_or_default().to_string();
@@ -147,6 +157,10 @@ impl Runner {
 
     async fn work(self: Arc<Self>) -> Result<(), RunnerError> {
         loop {
+            let until = self.args.for_secs;
+            if until > 0 && self.started.elapsed() >= Duration::from_secs(until) {
+                return Ok(());
+            }
             match self.claim().await {
                 Ok(Claim::Scan(id, target)) => {
                     self.claimed.fetch_add(1, Ordering::Relaxed);
@@ -181,6 +195,8 @@ pub async fn run(args: RunnerArgs) -> Result<(), RunnerError> {
         key: args.api_key.trim().to_string(),
         args: args.clone(),
         claimed: AtomicU64::new(0),
+        claim_times: std::sync::Mutex::new(Vec::new()),
+        started: Instant::now(),
     });
     println!(
         "Simulated runner: {} at once, against {}",
@@ -201,9 +217,23 @@ pub async fn run(args: RunnerArgs) -> Result<(), RunnerError> {
     }
     let claimed = runner.claimed.load(Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
+    let mut times = runner
+        .claim_times
+        .lock()
+        .map(|t| t.clone())
+        .unwrap_or_default();
+    times.sort_unstable();
+    let at = |q: f64| {
+        times
+            .get(((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
     println!(
-        "claimed and finished {claimed} scans in {secs:.2} s: {:.0} scans/s",
-        claimed as f64 / secs.max(1e-9)
+        "claimed and finished {claimed} scans in {secs:.2} s: {:.0} scans/s; claim p50 {:.1} ms, p99 {:.1} ms",
+        claimed as f64 / secs.max(1e-9),
+        at(0.50),
+        at(0.99)
     );
     outcome
 }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Member search at scale: an organization of 1,000,000 members (BENCH_MEMBERS), searched by
+# name or email through the REST API (the members list's search) and the group type-ahead,
+# on SQLite and (with BENCH_POSTGRES_URL) PostgreSQL. Prints p50 and max of 30 requests per
+# term, as the server measured them (curl's time to the last byte on loopback).
+#
+#   scripts/bench-search.sh
+#   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres scripts/bench-search.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x target/release/gatehouse ] || { echo "build first: scripts/build-release.sh"; exit 1; }
+port=${BENCH_PORT:-3202}
+members=${BENCH_MEMBERS:-1000000}
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+
+seed_sql() {
+  local series=$1 padded=$2
+  cat <<SQL
+UPDATE organizations SET seats = 2000000;
+INSERT INTO users (id, email, email_normalized, name, password_hash, created_at)
+SELECT 1000000 + i, 'member' || i || '@corp' || (i % 97) || '.example', 'member' || i || '@corp' || (i % 97) || '.example',
+       'Person ' || $padded, 'x', 0 FROM $series;
+INSERT INTO memberships (org_id, user_id, role, created_at, member_name)
+SELECT \$ORG, id, 'user', 0, name FROM users WHERE id > 1000000;
+ANALYZE;
+SQL
+}
+
+# p50 and max (ms) of 30 GETs of $1 with the API key, or 30 POSTs of form $2 with the cookie.
+timed() {
+  local url=$1 form=${2:-}
+  for _ in $(seq 1 30); do
+    if [ -z "$form" ]; then
+      curl -fs -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $API_KEY" "$url"
+    else
+      curl -fs -o /dev/null -w '%{time_total}\n' -b "$JAR" -d "$form" "$url"
+    fi
+  done | python3 -c "
+import sys; t = sorted(float(x) * 1000 for x in sys.stdin)
+print(f'p50 {t[len(t)//2]:6.1f} ms   max {t[-1]:6.1f} ms')"
+}
+
+bench_backend() {
+  local label=$1 database_url=$2 dir
+  dir=$(mktemp -d)
+  start_gatehouse "$dir" "$port" "$database_url"
+  sign_up_with_key "$dir" "members:read"
+  JAR="$dir/cookies"
+  echo "$label: seeding $members members…"
+  if [ -z "$database_url" ]; then
+    { echo "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $members)";
+      seed_sql n "printf('%07d', i)"; } | sed "s/\\\$ORG/$ORG_ID/" | sqlite3 "$dir/gatehouse.db"
+  else
+    seed_sql "generate_series(1, $members) AS i" "lpad(i::text, 7, '0')" \
+      | sed "s/\\\$ORG/$ORG_ID/" | psql -q "$database_url" >/dev/null
+  fi
+  for term in "0123456:a rare name part (1 match)" "member4242@corp:an email part (11 matches)" \
+              "corp17.example:a common email part (about 10,300 matches)" "Pe:two letters (name start; every member)"; do
+    local q=${term%%:*} what=${term#*:}
+    printf '%-10s %-46s list   %s\n' "$label" "$what" \
+      "$(timed "$BASE/api/v1/members?limit=50&q=$(python3 -c "import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1]))" "$q")")"
+    printf '%-10s %-46s ahead  %s\n' "$label" "$what" \
+      "$(timed "$BASE/api/groups/member_suggestions" "org_id=$ORG_ID&q=$q")"
+  done
+  stop_gatehouse "$dir"
+}
+
+bench_backend sqlite ""
+on_postgres postgres bench_backend
