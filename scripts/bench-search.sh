@@ -14,11 +14,13 @@ members=${BENCH_MEMBERS:-1000000}
 # shellcheck source=scripts/bench-lib.sh
 . scripts/bench-lib.sh
 
+# SQL that seeds the members; $1 is the row source ("n" with a recursive CTE before the
+# INSERT on SQLite, generate_series on PostgreSQL), $2 the zero-padded number.
 seed_sql() {
-  local series=$1 padded=$2
+  local series=$1 padded=$2 cte=${3:-}
   cat <<SQL
 UPDATE organizations SET seats = 2000000;
-INSERT INTO users (id, email, email_normalized, name, password_hash, created_at)
+$cte INSERT INTO users (id, email, email_normalized, name, password_hash, created_at)
 SELECT 1000000 + i, 'member' || i || '@corp' || (i % 97) || '.example', 'member' || i || '@corp' || (i % 97) || '.example',
        'Person ' || $padded, 'x', 0 FROM $series;
 INSERT INTO memberships (org_id, user_id, role, created_at, member_name)
@@ -49,8 +51,8 @@ bench_backend() {
   JAR="$dir/cookies"
   echo "$label: seeding $members members…"
   if [ -z "$database_url" ]; then
-    { echo "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $members)";
-      seed_sql n "printf('%07d', i)"; } | sed "s/\\\$ORG/$ORG_ID/" | sqlite3 "$dir/gatehouse.db"
+    seed_sql n "printf('%07d', i)" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $members)" \
+      | sed "s/\\\$ORG/$ORG_ID/" | sqlite3 "$dir/gatehouse.db"
   else
     seed_sql "generate_series(1, $members) AS i" "lpad(i::text, 7, '0')" \
       | sed "s/\\\$ORG/$ORG_ID/" | psql -q "$database_url" >/dev/null

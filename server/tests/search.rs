@@ -7,7 +7,10 @@ mod common;
 use common::{TestApp, PASSWORD};
 use serde_json::Value;
 
-on_both_databases!(search_finds_exactly_the_current_members);
+on_both_databases!(
+    search_finds_exactly_the_current_members,
+    search_results_page_without_gaps_or_repeats
+);
 
 /// Names found by a members-list search for `q`.
 async fn found(app: &TestApp, client: &reqwest::Client, org: i64, q: &str) -> Vec<String> {
@@ -131,4 +134,65 @@ async fn search_finds_exactly_the_current_members(app: TestApp) {
         .expect_status(200);
     assert_eq!(found(&app, &owner, org, "hopper").await, ["Admiral Hopper"]);
     assert_eq!(found(&app, &owner, org, "example").await.len(), 3);
+}
+
+/// Every name a REST search for `q` finds, following `next_cursor` two at a time.
+async fn all_pages(app: &TestApp, key: &str, q: &str) -> Vec<String> {
+    let mut names_found = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..20 {
+        let path = format!("/api/v1/members?q={q}&limit=2{cursor}");
+        let page = app
+            .api("GET", &path, Some(key), None)
+            .await
+            .expect_status(200)
+            .json();
+        names_found.extend(names(&page["members"]));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return names_found,
+        }
+    }
+    panic!("more than 20 pages for {q}: {names_found:?}");
+}
+
+async fn search_results_page_without_gaps_or_repeats(app: TestApp) {
+    let (owner, org) = app.new_org("owner@acme.example", "Acme").await;
+    // Names starting with "a" in mixed case, so that the name-start order ignores case.
+    for (email, name) in [
+        ("alan@corp.example", "alan Turing"),
+        ("ada@corp.example", "Ada Lovelace"),
+        ("barbara@corp.example", "Barbara Liskov"),
+        ("alonzo@corp.example", "ALONZO Church"),
+        ("anita@corp.example", "Anita Borg"),
+    ] {
+        let (member, _) = app.add_member(&owner, org, email, "user").await;
+        app.call(&member, "auth/change_name", &[("name", name)])
+            .await
+            .expect_status(200);
+    }
+    let key = app.create_key(&owner, org, "members:read", "30").await;
+
+    // Anywhere in name or email: every match once, across pages.
+    let mut corp = all_pages(&app, &key, "corp.exa").await;
+    corp.sort();
+    assert_eq!(
+        corp,
+        [
+            "ALONZO Church",
+            "Ada Lovelace",
+            "Anita Borg",
+            "Barbara Liskov",
+            "alan Turing"
+        ]
+    );
+    // A name's start, one letter: in name order regardless of case.
+    assert_eq!(
+        all_pages(&app, &key, "A").await,
+        ["Ada Lovelace", "alan Turing", "ALONZO Church", "Anita Borg"]
+    );
+    assert_eq!(
+        all_pages(&app, &key, "al").await,
+        ["alan Turing", "ALONZO Church"]
+    );
 }

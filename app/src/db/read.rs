@@ -135,16 +135,29 @@ fn sqlite_read(
         }
         let (_, conn) = readers.get(&id).ok_or(rusqlite::Error::InvalidQuery)?;
         let mut statement = conn.prepare_cached(sql)?;
-        let values: Vec<rusqlite::types::Value> = params
-            .iter()
-            .map(|p| match p {
-                Param::Int(Some(v)) => rusqlite::types::Value::Integer(*v),
-                Param::Text(Some(v)) => rusqlite::types::Value::Text(v.clone()),
-                Param::Int(None) | Param::Text(None) => rusqlite::types::Value::Null,
-            })
-            .collect();
+        // SQLite numbers `$n` parameters in the order they first appear, which need not be n:
+        // bind each by its name, as sqlx does.
+        for index in 1..=statement.parameter_count() {
+            let position = statement
+                .parameter_name(index)
+                .and_then(|name| name.strip_prefix('$'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or(rusqlite::Error::InvalidParameterCount(index, params.len()))?;
+            let value = match params.get(position - 1) {
+                Some(Param::Int(Some(v))) => rusqlite::types::Value::Integer(*v),
+                Some(Param::Text(Some(v))) => rusqlite::types::Value::Text(v.clone()),
+                Some(Param::Int(None) | Param::Text(None)) => rusqlite::types::Value::Null,
+                None => {
+                    return Err(rusqlite::Error::InvalidParameterCount(
+                        position,
+                        params.len(),
+                    ))
+                }
+            };
+            statement.raw_bind_parameter(index, value)?;
+        }
         let columns = statement.column_count();
-        let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+        let mut rows = statement.raw_query();
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let mut cells = Vec::with_capacity(columns);
@@ -218,5 +231,31 @@ impl Db {
     /// The first row of a read, if any.
     pub async fn read_one(&self, sql: &str, params: &[Param]) -> Result<Option<ReadRow>, AppError> {
         Ok(self.read(sql, params).await?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Db;
+
+    #[tokio::test]
+    async fn parameters_bind_by_their_number_on_both_paths() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-read-{}", std::process::id()));
+        let url = format!("sqlite://{}/t.db", dir.display());
+        let db = Db::connect(&url).await.expect("database");
+        let sql = "SELECT $3, $1, $2, $1";
+        let params = [7i64.into(), "two".into(), None::<i64>.into()];
+        for rows in [
+            db.read(sql, &params).await.expect("read"),
+            db.read_pooled(sql, &params).await.expect("pooled read"),
+        ] {
+            let row = &rows[0];
+            assert_eq!(row.opt_i64(0).expect("column 0"), None);
+            assert_eq!(row.i64(1).expect("column 1"), 7);
+            assert_eq!(row.text(2).expect("column 2"), "two");
+            assert_eq!(row.i64(3).expect("column 3"), 7);
+        }
+        db.pool.close().await;
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -183,25 +183,33 @@ pub async fn suggestions(
     let Some(term) = crate::members::search::Term::parse(Some(q)) else {
         return Ok(Vec::new());
     };
-    let filter = crate::members::search::filter(state.db.backend, &term, 2);
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(&format!(
-        "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id {}
-         WHERE m.org_id = $1 AND {}
-         ORDER BY m.member_name, m.user_id LIMIT 10",
-        filter.join, filter.condition
-    ))
-    .bind(actor.org_id)
-    .bind(&filter.value)
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(user_id, name, email)| GroupMember {
-            user_id,
-            name,
-            email,
+    let clauses = crate::members::search::clauses(state.db.backend, Some(&term));
+    let rows = state
+        .db
+        .read_pooled(
+            &format!(
+                "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id {}
+                 WHERE m.org_id = $1 AND {} ORDER BY {} LIMIT $4",
+                clauses.join, clauses.condition, clauses.order
+            ),
+            &[
+                actor.org_id.into(),
+                "".into(),
+                0.into(),
+                10.into(),
+                clauses.value.unwrap_or_default().into(),
+            ],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(GroupMember {
+                user_id: r.i64(0)?,
+                name: r.text(1)?,
+                email: r.text(2)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub struct NewGroup {

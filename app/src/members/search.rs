@@ -27,38 +27,60 @@ impl Term {
     }
 }
 
-/// The parts of a members query for `term`: what to join after `memberships m`, and the
-/// condition (using placeholder `$n`), with the value to bind for it.
-pub struct Filter {
+/// How a list of an organization's members is narrowed and ordered: the clauses that follow
+/// `FROM memberships m JOIN users u ON u.id = m.user_id`, with the placeholders `$1` (the
+/// organization), `$2`, `$3` (the cursor: the previous page's last name and user id), `$4`
+/// (the limit) and, for a search, `$5` (the term, as [`Clauses::value`]).
+///
+/// Each order is the order of the index that serves it, so a page stops after `$4` rows:
+/// the list by name, a search anywhere in the order people joined (the trigram index's order
+/// on SQLite), a name start by name regardless of case.
+pub struct Clauses {
     pub join: &'static str,
-    pub condition: String,
-    pub value: String,
+    pub condition: &'static str,
+    pub order: &'static str,
+    pub value: Option<String>,
 }
 
-pub fn filter(backend: Backend, term: &Term, n: usize) -> Filter {
+pub fn clauses(backend: Backend, term: Option<&Term>) -> Clauses {
     match (backend, term) {
-        (Backend::Sqlite, Term::Anywhere(t)) => Filter {
-            // The index drives: its matches, then each match's membership by primary key.
+        (_, None) => Clauses {
+            join: "",
+            condition: "(m.member_name, m.user_id) > ($2, $3)",
+            order: "m.member_name, m.user_id",
+            value: None,
+        },
+        (Backend::Sqlite, Some(Term::Anywhere(t))) => Clauses {
             join: "JOIN member_search s ON m.org_id = s.org_id AND m.user_id = s.user_id",
+            // The organization's rows are one rowid range (org_id * 2^32 + user_id), so the
+            // index reads only them, in user id order, from the cursor on.
+            condition: "s.text MATCH $5
+                AND s.rowid BETWEEN $1 * 4294967296 + $3 + 1 AND $1 * 4294967296 + 4294967295",
+            order: "s.rowid",
             // A quoted FTS5 phrase: the trigram tokenizer matches it anywhere, in any case.
-            condition: format!("s.text MATCH ${n}"),
-            value: format!("\"{}\"", t.replace('"', "\"\"")),
+            value: Some(format!("\"{}\"", t.replace('"', "\"\""))),
         },
-        (Backend::Postgres, Term::Anywhere(t)) => Filter {
+        (Backend::Postgres, Some(Term::Anywhere(t))) => Clauses {
             join: "",
-            condition: format!("m.search_text LIKE ${n} ESCAPE '\\'"),
-            value: format!("%{}%", escape_like(&t.to_lowercase())),
+            condition: "m.search_text LIKE $5 ESCAPE '\\' AND m.user_id > $3",
+            order: "m.user_id",
+            value: Some(format!("%{}%", escape_like(&t.to_lowercase()))),
         },
-        (Backend::Sqlite, Term::NameStart(t)) => Filter {
+        (Backend::Sqlite, Some(Term::NameStart(t))) => Clauses {
             join: "",
-            // Case-insensitive like LIKE, and served by (org_id, member_name COLLATE NOCASE).
-            condition: format!("m.member_name LIKE ${n} ESCAPE '\\'"),
-            value: format!("{}%", escape_like(t)),
+            // LIKE is case-insensitive, like the (org_id, member_name COLLATE NOCASE) index.
+            condition: "m.member_name LIKE $5 ESCAPE '\\'
+                AND (m.member_name COLLATE NOCASE, m.user_id) > ($2, $3)",
+            order: "m.member_name COLLATE NOCASE, m.user_id",
+            value: Some(format!("{}%", escape_like(t))),
         },
-        (Backend::Postgres, Term::NameStart(t)) => Filter {
+        (Backend::Postgres, Some(Term::NameStart(t))) => Clauses {
             join: "",
-            condition: format!("lower(m.member_name) LIKE ${n} ESCAPE '\\'"),
-            value: format!("{}%", escape_like(&t.to_lowercase())),
+            condition:
+                "lower(m.member_name) COLLATE \"C\" LIKE $5 ESCAPE '\\'
+                AND (lower(m.member_name) COLLATE \"C\", m.user_id) > (lower($2) COLLATE \"C\", $3)",
+            order: "lower(m.member_name) COLLATE \"C\", m.user_id",
+            value: Some(format!("{}%", escape_like(&t.to_lowercase()))),
         },
     }
 }
@@ -76,10 +98,10 @@ mod tests {
             Term::parse(Some(" Ada ")),
             Some(Term::Anywhere("Ada".into()))
         );
-        let f = filter(Backend::Sqlite, &Term::Anywhere("a\"b".into()), 4);
-        assert_eq!(f.value, "\"a\"\"b\"");
-        let f = filter(Backend::Postgres, &Term::Anywhere("50%_".into()), 4);
-        assert_eq!(f.value, "%50\\%\\_%");
-        assert_eq!(f.condition, "m.search_text LIKE $4 ESCAPE '\\'");
+        let c = clauses(Backend::Sqlite, Some(&Term::Anywhere("a\"b".into())));
+        assert_eq!(c.value.as_deref(), Some("\"a\"\"b\""));
+        let c = clauses(Backend::Postgres, Some(&Term::Anywhere("50%_".into())));
+        assert_eq!(c.value.as_deref(), Some("%50\\%\\_%"));
+        assert!(clauses(Backend::Sqlite, None).value.is_none());
     }
 }

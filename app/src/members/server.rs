@@ -8,8 +8,9 @@ use crate::state::AppState;
 
 pub const PAGE_SIZE: i64 = 50;
 
-/// A page of members ordered by (name, user id), after the `after` cursor (keyset
-/// pagination: page 2,000 costs what page 1 does), optionally filtered by name or email.
+/// A page of members after the `after` cursor (keyset pagination: page 2,000 costs what page 1
+/// does), optionally filtered by name or email. The list is ordered by (name, user id); a
+/// search in the order of the index that serves it (see [`super::search::clauses`]).
 pub async fn page(
     state: &AppState,
     actor: &Actor,
@@ -19,15 +20,14 @@ pub async fn page(
 ) -> Result<MembersPage, AppError> {
     authorize(actor.role, Action::ViewMembers)?;
     let (after_name, after_id) = after.unwrap_or_default();
-    let filter = super::search::Term::parse(search)
-        .map(|term| super::search::filter(state.db.backend, &term, 5));
+    let term = super::search::Term::parse(search);
+    let clauses = super::search::clauses(state.db.backend, term.as_ref());
     let sql = format!(
         "SELECT u.id, u.name, u.email, m.role, m.created_at, u.totp_enabled_at
-         FROM memberships m JOIN users u ON u.id = m.user_id {join}
-         WHERE m.org_id = $1 AND (m.member_name, m.user_id) > ($2, $3) AND {condition}
-         ORDER BY m.member_name, m.user_id LIMIT $4",
-        join = filter.as_ref().map_or("", |f| f.join),
-        condition = filter.as_ref().map_or("1 = 1", |f| f.condition.as_str()),
+         FROM memberships m JOIN users u ON u.id = m.user_id {}
+         WHERE m.org_id = $1 AND {}
+         ORDER BY {} LIMIT $4",
+        clauses.join, clauses.condition, clauses.order
     );
     let mut params: Vec<crate::db::Param> = vec![
         actor.org_id.into(),
@@ -35,12 +35,12 @@ pub async fn page(
         after_id.into(),
         (limit + 1).into(),
     ];
-    let rows = match &filter {
+    let rows = match clauses.value {
         // A page of the list is an index range: read on this thread.
         None => state.db.read(&sql, &params).await?,
-        // A search may sort many matches: through the pool, off the request's thread.
-        Some(f) => {
-            params.push(f.value.clone().into());
+        // A search may match many: through the pool, off the request's thread.
+        Some(value) => {
+            params.push(value.into());
             state.db.read_pooled(&sql, &params).await?
         }
     };
