@@ -7,6 +7,7 @@
 use super::model::{ScanGroup, ScanRow, ScanStatus, ScansPage};
 use crate::api_keys::server::KeyActor;
 use crate::auth::server::Actor;
+use crate::db::Backend;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::policy::{allows, Action};
@@ -18,6 +19,8 @@ const TARGET_MAX: usize = 2048;
 const RESULT_MAX: usize = 10_000;
 /// A claim that loses its candidate to another runner looks again, this many times.
 const CLAIM_TRIES: usize = 5;
+/// Queued scans looked at per claim try: their groups are the ones a claim tries to lock.
+const CLAIM_CANDIDATES: i64 = 8;
 /// Groups offered in the page's pickers.
 const GROUPS_OFFERED: i64 = 500;
 
@@ -382,24 +385,39 @@ pub async fn claim(state: &AppState, key: &KeyActor) -> Result<Option<ScanRow>, 
     may_use_scans(actor.role)?;
     requeue_stale(state, Some(actor.org_id)).await?;
     for _ in 0..CLAIM_TRIES {
-        // Without a lock: the group of the oldest queued scan that has a free slot.
-        let candidate: Option<(i64,)> = sqlx::query_as(&format!(
+        // Without a lock: the groups of the oldest queued scans that have a free slot. Runners
+        // claiming at once start at different places in that list, so that they take
+        // different groups' locks instead of all queueing for the oldest scan's group.
+        let candidates: Vec<(i64,)> = sqlx::query_as(&format!(
             "SELECT s.group_id FROM scans s JOIN groups g ON g.id = s.group_id
              WHERE {} AND s.status = 'queued'
                AND (SELECT COUNT(*) FROM scans r WHERE r.group_id = s.group_id AND r.status = 'running') < g.scans_limit
-             ORDER BY s.id LIMIT 1",
+             ORDER BY s.id LIMIT {CLAIM_CANDIDATES}",
             visible("$1", "$2", "$3")
         ))
         .bind(actor.org_id)
         .bind(sees_all(actor.role))
         .bind(actor.user_id)
-        .fetch_optional(&state.db.pool)
+        .fetch_all(&state.db.pool)
         .await?;
-        let Some((group_id,)) = candidate else {
+        let mut groups: Vec<i64> = Vec::with_capacity(candidates.len());
+        for (group_id,) in candidates {
+            if !groups.contains(&group_id) {
+                groups.push(group_id);
+            }
+        }
+        if groups.is_empty() {
             return Ok(None);
-        };
-        if let Some(scan_id) = claim_in_group(state, key, group_id).await? {
-            return get(state, actor, scan_id).await.map(Some);
+        }
+        let start = rand::random::<usize>() % groups.len();
+        groups.rotate_left(start);
+        let last = groups.len() - 1;
+        for (i, group_id) in groups.into_iter().enumerate() {
+            // The last group waits for its lock: no claim comes back empty only because
+            // others held the locks.
+            if let Some(scan_id) = claim_in_group(state, key, group_id, i == last).await? {
+                return get(state, actor, scan_id).await.map(Some);
+            }
         }
     }
     Ok(None)
@@ -410,15 +428,23 @@ async fn claim_in_group(
     state: &AppState,
     key: &KeyActor,
     group_id: i64,
+    wait_for_lock: bool,
 ) -> Result<Option<i64>, AppError> {
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
-    let limit: Option<(i64,)> = sqlx::query_as(
-        "UPDATE groups SET scans_limit = scans_limit WHERE id = $1 RETURNING scans_limit",
-    )
-    .bind(group_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    // The group's lock. Unless told to wait, PostgreSQL skips a group another claim holds
+    // (that claim may fill it; this one tries the next group); SQLite has one writer at a
+    // time anyway.
+    let lock = match (state.db.backend, wait_for_lock) {
+        (Backend::Postgres, false) => {
+            "SELECT scans_limit FROM groups WHERE id = $1 FOR UPDATE SKIP LOCKED"
+        }
+        _ => "UPDATE groups SET scans_limit = scans_limit WHERE id = $1 RETURNING scans_limit",
+    };
+    let limit: Option<(i64,)> = sqlx::query_as(lock)
+        .bind(group_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     let Some((limit,)) = limit else {
         return Ok(None);
     };
