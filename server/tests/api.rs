@@ -896,8 +896,8 @@ async fn the_rate_limit_is_per_key() {
         .expect_status(200);
 }
 
-/// The OpenAPI document is 3.1, its references resolve, and every operation it lists is
-/// served (a request without a key reaches the route and gets 401, not 404 or 405).
+/// The OpenAPI document is 3.1, its references resolve, operationIds are unique, and every
+/// operation it lists is served (a request without a key reaches the route and gets 401, not 404 or 405).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_lists_every_route_served() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("app");
@@ -927,10 +927,17 @@ async fn the_openapi_document_lists_every_route_served() {
     }
     let paths = doc["paths"].as_object().expect("paths").clone();
     let mut operations = 0;
+    let mut operation_ids = std::collections::HashMap::new();
     for (path, item) in &paths {
         assert!(path.starts_with("/api/v1/"), "{path}");
         for (method, op) in item.as_object().expect("path item") {
             operations += 1;
+            // Client generators name their methods after operationId: it must be unique.
+            let id = op["operationId"].as_str().unwrap_or_default().to_string();
+            assert!(!id.is_empty(), "{method} {path} has no operationId");
+            if let Some(other) = operation_ids.insert(id.clone(), format!("{method} {path}")) {
+                panic!("operationId {id} of {method} {path} is also that of {other}");
+            }
             assert!(
                 op["responses"]["401"].is_object() && op["responses"]["422"].is_object(),
                 "{method} {path} documents no problem responses: {op}"

@@ -246,6 +246,7 @@ async fn add_member(
 
 /// Removes a member from the group (not from the organization). Scope `groups:write`.
 #[utoipa::path(delete, path = "/groups/{id}/members/{user_id}", tag = "groups",
+    operation_id = "remove_group_member",
     params(("id" = i64, Path), ("user_id" = i64, Path)),
     responses((status = 204, description = "Not in the group")))]
 async fn remove_member(
