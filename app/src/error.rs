@@ -21,6 +21,9 @@ pub enum AppError {
     InvalidCredentials,
     #[error("Please sign in.")]
     Unauthenticated,
+    /// The instance operator disabled this account (`gatehouse admin disable-user`).
+    #[error("This account is disabled. Ask the administrator of this Gatehouse to enable it.")]
+    AccountDisabled,
     #[error("You are not allowed to do that.")]
     Forbidden,
     #[error("Not found.")]
@@ -98,6 +101,7 @@ impl AppError {
             Self::Conflict { .. } => "conflict",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthenticated => "unauthenticated",
+            Self::AccountDisabled => "account_disabled",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::RateLimited { .. } => "rate_limited",
@@ -131,6 +135,7 @@ impl AppError {
             | Self::ApiKeyExpired
             | Self::ApiKeyRevoked => 401,
             Self::Forbidden
+            | Self::AccountDisabled
             | Self::CrossSite
             | Self::TwoFactorRequired
             | Self::ReauthenticationRequired
@@ -171,6 +176,7 @@ mod tests {
             AppError::conflict("f", "m"),
             AppError::InvalidCredentials,
             AppError::Unauthenticated,
+            AppError::AccountDisabled,
             AppError::Forbidden,
             AppError::NotFound,
             AppError::RateLimited {

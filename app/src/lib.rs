@@ -29,6 +29,8 @@ pub mod mail;
 #[cfg(feature = "ssr")]
 pub mod maintenance;
 #[cfg(feature = "ssr")]
+pub mod operator;
+#[cfg(feature = "ssr")]
 pub mod outbound;
 #[cfg(feature = "ssr")]
 pub mod rest;

@@ -15,6 +15,8 @@ pub enum Action {
     ManageMembers,
     /// Grant or revoke the Owner role, remove an Owner.
     ManageOwners,
+    /// Reset a member's two-factor authentication (they lost their phone and recovery codes).
+    ResetMemberTwoFactor,
     CreateDeleteGroups,
     /// Edit settings and membership of a group; `member_of_group` says whether the actor is in it.
     EditGroup {
@@ -34,7 +36,9 @@ pub fn allows(role: Role, action: Action) -> bool {
     use Role::*;
     match action {
         Action::ViewMembers => matches!(role, Owner | Admin | TeamLeader | User),
-        Action::ManageOrganization | Action::ManageOwners => role == Owner,
+        Action::ManageOrganization | Action::ManageOwners | Action::ResetMemberTwoFactor => {
+            role == Owner
+        }
         Action::ManageMembers | Action::CreateDeleteGroups | Action::ViewAuditLog => {
             matches!(role, Owner | Admin)
         }
@@ -89,7 +93,7 @@ mod tests {
     /// SPEC.md's table, row by row: (action, [Owner, Admin, Team Leader, Billing Manager, User]).
     #[test]
     fn matches_the_spec_table() {
-        let table: [(Action, [bool; 5]); 11] = [
+        let table: [(Action, [bool; 5]); 12] = [
             (Action::ViewMembers, [true, true, true, false, true]),
             (
                 Action::ManageOrganization,
@@ -97,6 +101,10 @@ mod tests {
             ),
             (Action::ManageMembers, [true, true, false, false, false]),
             (Action::ManageOwners, [true, false, false, false, false]),
+            (
+                Action::ResetMemberTwoFactor,
+                [true, false, false, false, false],
+            ),
             (
                 Action::CreateDeleteGroups,
                 [true, true, false, false, false],

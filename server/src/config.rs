@@ -29,6 +29,10 @@ pub enum Command {
     /// Write a consistent copy of the SQLite database to FILE while the server keeps serving
     /// (for PostgreSQL, it names the pg_dump command to use).
     Backup(crate::backup::BackupArgs),
+    /// The instance operator's commands: list accounts and organizations, reset an account's
+    /// two-factor authentication, grant Owner, disable or enable an account.
+    #[command(subcommand)]
+    Admin(crate::admin::AdminCommand),
 }
 
 #[derive(Debug, Clone, Args)]

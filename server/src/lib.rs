@@ -1,5 +1,6 @@
 //! The Gatehouse server: configuration, the axum router around the Leptos app, and start-up.
 
+pub mod admin;
 pub mod assets;
 pub mod backup;
 pub mod config;

@@ -43,6 +43,8 @@ pub enum StartError {
     Runner(#[from] crate::runner::RunnerError),
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
 }
 
 impl StartError {
@@ -50,7 +52,9 @@ impl StartError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Self::Config(_) | Self::Backup(crate::backup::BackupError::Usage(_))
+            Self::Config(_)
+                | Self::Backup(crate::backup::BackupError::Usage(_))
+                | Self::Admin(crate::admin::AdminError::Usage(_))
         )
     }
 }
@@ -98,6 +102,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         }
         Command::Runner(args) => Ok(crate::runner::run(args).await?),
         Command::Backup(args) => Ok(crate::backup::run(&config, &args).await?),
+        Command::Admin(command) => Ok(crate::admin::run(&config, &command).await?),
     }
 }
 

@@ -21,6 +21,7 @@ on_both_databases!(
     non_compliant_members_are_refused_after_the_grace_period,
     members_who_join_after_the_policy_get_no_grace,
     notify_leaves_an_in_app_notice,
+    an_owner_resets_a_members_two_factor_within_the_rules,
 );
 
 /// Ada, of a new organization, with 2FA on and signed out.
@@ -709,4 +710,158 @@ async fn notify_emails_members_without_two_factor_when_smtp_is_set_up() {
         "{body}"
     );
     assert!(body.contains("/profile#two-factor"), "{body}");
+}
+
+async fn reset_member(
+    app: &TestApp,
+    client: &reqwest::Client,
+    org: i64,
+    user: i64,
+) -> common::Resp {
+    let (org, user) = (org.to_string(), user.to_string());
+    app.call(
+        client,
+        "members/reset_two_factor",
+        &[("org_id", org.as_str()), ("user_id", user.as_str())],
+    )
+    .await
+}
+
+async fn an_owner_resets_a_members_two_factor_within_the_rules(app: TestApp) {
+    let (owner, org) = app.new_org("owner@example.com", "Acme").await;
+    enable(&app, &owner).await;
+    let owner_id = app.user_id(&owner).await;
+    let (member, member_id) = app.add_member(&owner, org, "mel@example.com", "user").await;
+    let (admin, _) = app
+        .add_member(&owner, org, "adam@example.com", "admin")
+        .await;
+    let (co_owner, co_owner_id) = app
+        .add_member(&owner, org, "cora@example.com", "owner")
+        .await;
+    enable(&app, &member).await;
+    enable(&app, &co_owner).await;
+
+    // Only an Owner; never for oneself, nor another Owner; another organization's id is 404.
+    reset_member(&app, &admin, org, member_id)
+        .await
+        .expect_error(403, "forbidden", None);
+    reset_member(&app, &owner, org, owner_id)
+        .await
+        .expect_error(422, "invalid_input", Some("two_factor"));
+    reset_member(&app, &owner, org, co_owner_id)
+        .await
+        .expect_error(422, "invalid_input", Some("two_factor"));
+    let (other_owner, other_org) = app.new_org("other@example.com", "Other").await;
+    let (stranger_client, stranger) = app
+        .add_member(&other_owner, other_org, "sam@example.com", "user")
+        .await;
+    enable(&app, &stranger_client).await;
+    reset_member(&app, &owner, org, stranger)
+        .await
+        .expect_error(404, "not_found", None);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE totp_enabled_at IS NOT NULL")
+            .await,
+        4
+    );
+
+    reset_member(&app, &owner, org, member_id)
+        .await
+        .expect_status(200);
+    // Their session ended; the password alone signs them in, and they are asked to enroll.
+    assert!(app.session(&member).await.is_null());
+    let again = app.new_client();
+    let resp = app
+        .sign_in(&again, "mel@example.com", PASSWORD)
+        .await
+        .expect_status(200);
+    assert!(resp.session_cookie().is_some(), "{}", resp.body);
+    let session = app.session(&again).await;
+    assert_eq!(session["two_factor_enabled"], false, "{session}");
+    assert_eq!(session["two_factor_notices"][0], "Acme", "{session}");
+    let (action, actor): (String, i64) = sqlx::query_as(
+        "SELECT action, actor_user_id FROM audit_events WHERE org_id = $1 AND target = $2
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(org)
+    .bind(format!("user:{member_id}"))
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("audit event");
+    assert_eq!(
+        (action.as_str(), actor),
+        ("member.two_factor_reset", owner_id)
+    );
+    // Nothing left to reset.
+    reset_member(&app, &owner, org, member_id)
+        .await
+        .expect_error(422, "invalid_input", Some("two_factor"));
+
+    // Someone who also belongs to another organization: only the instance operator.
+    let invited = app
+        .invite(&owner, org, "Sam", "sam@example.com", "user")
+        .await
+        .expect_status(200);
+    let token = common::token_of(&invited.json()["link"]);
+    app.call(&stranger_client, "invitations/accept", &[("token", &token)])
+        .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM memberships WHERE user_id = {stranger}"
+        ))
+        .await,
+        2
+    );
+    reset_member(&app, &owner, org, stranger)
+        .await
+        .expect_error(422, "invalid_input", Some("two_factor"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_two_factor_was_reset_is_told_by_email() {
+    let mut sink = SmtpSink::start().await;
+    let port = sink.port;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
+    })
+    .await
+    .expect("app");
+    let (owner, org) = app.new_org("owner@example.com", "Mail Org").await;
+    app.invite(&owner, org, "Ada", "ada@example.com", "user")
+        .await
+        .expect_status(200);
+    let invitation = next_mail(&mut sink).await;
+    let token: String = invitation[invitation.find("/invite/").expect("link") + 8..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let ada = app.new_client();
+    app.call(
+        &ada,
+        "invitations/accept_new",
+        &[("token", &token), ("name", "Ada"), ("password", PASSWORD)],
+    )
+    .await
+    .expect_status(200);
+    enable(&app, &ada).await;
+    let ada_id = app.user_id(&ada).await;
+    reset_member(&app, &owner, org, ada_id)
+        .await
+        .expect_status(200);
+    let body = next_mail(&mut sink).await;
+    assert!(body.contains("ada@example.com"), "{body}");
+    assert!(
+        body.contains("Subject: Your two-factor authentication was reset"),
+        "{body}"
+    );
+    assert!(body.contains("/profile"), "{body}");
+}
+
+async fn next_mail(sink: &mut SmtpSink) -> String {
+    let mail = tokio::time::timeout(Duration::from_secs(10), sink.messages.recv())
+        .await
+        .ok()
+        .flatten()
+        .expect("an email arrived");
+    common::smtp::decode_body(&mail)
 }

@@ -7,6 +7,8 @@ pub mod views;
 #[cfg(feature = "ssr")]
 mod server;
 #[cfg(feature = "ssr")]
-pub use server::{page, record, record_event, record_for_user, Event};
+pub use server::{
+    page, record, record_at, record_event, record_for_user, record_for_user_at, Event,
+};
 #[cfg(feature = "ssr")]
 pub mod rest;

@@ -33,7 +33,7 @@ pub struct AuditEvent {
     pub id: i64,
     /// `YYYY-MM-DD HH:MM UTC`.
     pub when: String,
-    /// `Name <email>`, or `—` for the system.
+    /// `Name <email>`; `Operator user@host` for `gatehouse admin`; `—` for the system.
     pub actor: String,
     #[schema(example = "member.role_changed")]
     pub action: String,

@@ -61,6 +61,15 @@ pub async fn record(
     state: &AppState,
     event: Event,
 ) -> Result<(), AppError> {
+    record_at(tx, state.now(), event).await
+}
+
+/// [`record`] at a given time, for callers without the server's state (the admin CLI).
+pub async fn record_at(
+    tx: &mut sqlx::AnyConnection,
+    now: i64,
+    event: Event,
+) -> Result<(), AppError> {
     sqlx::query(INSERT)
         .bind(event.org_id)
         .bind(event.actor_user_id)
@@ -68,7 +77,7 @@ pub async fn record(
         .bind(&event.target)
         .bind(&event.ip)
         .bind(event.details.to_string())
-        .bind(state.now())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -83,6 +92,16 @@ pub async fn record_for_user(
     user_id: i64,
     event: Event,
 ) -> Result<(), AppError> {
+    record_for_user_at(tx, state.now(), user_id, event).await
+}
+
+/// [`record_for_user`] at a given time.
+pub async fn record_for_user_at(
+    tx: &mut sqlx::AnyConnection,
+    now: i64,
+    user_id: i64,
+    event: Event,
+) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO audit_events (org_id, actor_user_id, action, target, ip, details, created_at)
          SELECT org_id, $1, $2, $3, $4, $5, $6 FROM memberships WHERE user_id = $7",
@@ -92,13 +111,13 @@ pub async fn record_for_user(
     .bind(&event.target)
     .bind(&event.ip)
     .bind(event.details.to_string())
-    .bind(state.now())
+    .bind(now)
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
-    record(
+    record_at(
         tx,
-        state,
+        now,
         Event {
             org_id: None,
             ..event
@@ -116,6 +135,14 @@ pub async fn record_event(state: &AppState, event: Event) -> Result<(), AppError
 
 pub const PAGE_SIZE: i64 = 50;
 
+/// "Operator alice@host" for a change made with `gatehouse admin` (no web user acted).
+fn operator_of(details: &str) -> Option<String> {
+    let details: serde_json::Value = serde_json::from_str(details).ok()?;
+    details["operator"]
+        .as_str()
+        .map(|who| format!("Operator {who}"))
+}
+
 #[derive(sqlx::FromRow)]
 struct EventRow {
     id: i64,
@@ -125,6 +152,7 @@ struct EventRow {
     action: String,
     target: String,
     ip: Option<String>,
+    details: String,
 }
 
 fn parse_day(raw: &str, field: &str) -> Result<Option<i64>, crate::error::AppError> {
@@ -171,7 +199,7 @@ pub async fn page(
             )
         });
     let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT e.id, e.created_at, u.name, u.email, e.action, e.target, e.ip
+        "SELECT e.id, e.created_at, u.name, u.email, e.action, e.target, e.ip, e.details
          FROM audit_events e LEFT JOIN users u ON u.id = e.actor_user_id
          WHERE e.org_id = $1 AND e.id < $2 AND e.created_at >= $3 AND e.created_at < $4
            AND ($5 IS NULL OR u.email_normalized = $5)
@@ -196,7 +224,7 @@ pub async fn page(
             when: crate::orgs::server::date_time(row.created_at),
             actor: match (row.name, row.email) {
                 (Some(name), Some(email)) => format!("{name} <{email}>"),
-                _ => "—".to_string(),
+                _ => operator_of(&row.details).unwrap_or_else(|| "—".to_string()),
             },
             action: row.action,
             target: row.target,

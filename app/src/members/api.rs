@@ -40,6 +40,15 @@ pub async fn remove_member(org_id: i64, user_id: i64) -> Result<(), AppError> {
     server::remove(&state, &actor, user_id).await
 }
 
+/// An Owner resets a member's two-factor authentication: the member signs in with their
+/// password and enrolls again.
+#[server(endpoint = "members/reset_two_factor")]
+pub async fn reset_member_two_factor(org_id: i64, user_id: i64) -> Result<(), AppError> {
+    let state = state()?;
+    let actor = org_actor(&state, org_id).await?;
+    server::reset_two_factor(&state, &actor, user_id).await
+}
+
 /// Leaves the organization (refused for its last Owner).
 #[server(endpoint = "members/leave")]
 pub async fn leave_org(org_id: i64) -> Result<(), AppError> {

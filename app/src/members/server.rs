@@ -248,3 +248,102 @@ pub async fn remove(state: &AppState, actor: &Actor, user_id: i64) -> Result<(),
     tx.commit().await?;
     Ok(())
 }
+
+/// An Owner resets a member's two-factor authentication (a lost phone and lost recovery
+/// codes): the factors go, the member's sessions end, and they are asked to enroll again,
+/// in-app and by email. Never for oneself (Profile turns 2FA off) nor another Owner, and only
+/// for someone who belongs to no other organization: the factors guard the whole account,
+/// and another organization's Owners did not agree (the instance operator can, with
+/// `gatehouse admin reset-two-factor`).
+pub async fn reset_two_factor(
+    state: &AppState,
+    actor: &Actor,
+    user_id: i64,
+) -> Result<(), AppError> {
+    authorize(actor.role, Action::ResetMemberTwoFactor)?;
+    if user_id == actor.user_id {
+        return Err(AppError::invalid(
+            "two_factor",
+            "You cannot reset your own two-factor authentication here; use your profile page.",
+        ));
+    }
+    let mut tx = state.db.pool.begin().await?;
+    lock_org(&mut tx, actor.org_id).await?;
+    let actor_role = membership(&mut *tx, actor.org_id, actor.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    authorize(actor_role, Action::ResetMemberTwoFactor)?;
+    let target = membership(&mut *tx, actor.org_id, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if target == Role::Owner {
+        return Err(AppError::invalid(
+            "two_factor",
+            "Another Owner's two-factor authentication cannot be reset here; the Gatehouse operator can reset it.",
+        ));
+    }
+    let (orgs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if orgs > 1 {
+        return Err(AppError::invalid(
+            "two_factor",
+            "This member also belongs to other organizations, so their two-factor authentication guards those too; the Gatehouse operator can reset it.",
+        ));
+    }
+    let (name, email, had): (String, String, Option<i64>) =
+        sqlx::query_as("SELECT name, email, totp_enabled_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if had.is_none() {
+        return Err(AppError::invalid(
+            "two_factor",
+            "This member has no two-factor authentication to reset.",
+        ));
+    }
+    crate::two_factor::server::remove_factors(&mut tx, user_id).await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    // The in-app notice "… asks you to turn on two-factor authentication".
+    sqlx::query(
+        "INSERT INTO two_factor_notices (user_id, org_id, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(actor.org_id)
+    .bind(state.now())
+    .execute(&mut *tx)
+    .await?;
+    crate::audit::record(
+        &mut tx,
+        state,
+        actor.event("member.two_factor_reset", format!("user:{user_id}")),
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some(mailer) = &state.mailer {
+        let body = format!(
+            "Hello {name},\n\n{} reset your two-factor authentication on Gatehouse: your \
+             authenticator app and recovery codes no longer work, and you were signed out.\n\n\
+             Sign in with your password and turn two-factor authentication on again on your \
+             profile page: {}/profile\n\nIf you did not ask for this, tell {} at once.\n",
+            actor.name,
+            state.base_url().trim_end_matches('/'),
+            actor.email
+        );
+        // Logged by the mailer; the in-app notice remains.
+        let _ = mailer
+            .send(
+                &name,
+                &email,
+                "Your two-factor authentication was reset",
+                body,
+            )
+            .await;
+    }
+    Ok(())
+}

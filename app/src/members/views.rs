@@ -1,7 +1,7 @@
 //! The Members page: the table with search and pages, role changes and removal, the
 //! New user form and the pending invitations.
 
-use super::api::{list_members, ChangeRole, LeaveOrg, RemoveMember};
+use super::api::{list_members, ChangeRole, LeaveOrg, RemoveMember, ResetMemberTwoFactor};
 use super::model::{MemberRow, MembersPage as Page, Viewer};
 use crate::auth::model::SessionInfo;
 use crate::domain::Role;
@@ -19,6 +19,7 @@ use leptos_router::hooks::use_query_map;
 struct MemberActions {
     change_role: ServerAction<ChangeRole>,
     remove: ServerAction<RemoveMember>,
+    reset_two_factor: ServerAction<ResetMemberTwoFactor>,
 }
 
 #[component]
@@ -42,6 +43,7 @@ fn Members(org_id: i64, role: Role) -> impl IntoView {
     let actions = MemberActions {
         change_role: ServerAction::new(),
         remove: ServerAction::new(),
+        reset_two_factor: ServerAction::new(),
     };
     let invite_version = RwSignal::new(0usize);
     let members = Resource::new(
@@ -50,16 +52,18 @@ fn Members(org_id: i64, role: Role) -> impl IntoView {
                 query.with(|q| (q.get("q"), q.get("after"))),
                 actions.change_role.version().get(),
                 actions.remove.version().get(),
+                actions.reset_two_factor.version().get(),
                 invite_version.get(),
             )
         },
-        move |((q, after), _, _, _)| list_members(org_id, q, after),
+        move |((q, after), _, _, _, _)| list_members(org_id, q, after),
     );
     let can_invite = allows(role, Action::ManageMembers);
     let show_invite = RwSignal::new(false);
     let search = query.with_untracked(|q| q.get("q")).unwrap_or_default();
     let role_error = general_error(actions.change_role.value(), &[]);
     let remove_error = general_error(actions.remove.value(), &[]);
+    let reset_error = general_error(actions.reset_two_factor.value(), &[]);
     view! {
         <div class="page-head">
             <h1>"Members"</h1>
@@ -74,7 +78,7 @@ fn Members(org_id: i64, role: Role) -> impl IntoView {
             <input id="member-search" type="search" name="q" value=search placeholder="Name or email"/>
             <button type="submit" class="button secondary">"Search"</button>
         </form>
-        <p class="form-error" role="alert">{move || role_error.get().or_else(|| remove_error.get())}</p>
+        <p class="form-error" role="alert">{move || role_error.get().or_else(|| remove_error.get()).or_else(|| reset_error.get())}</p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match members.await {
@@ -170,6 +174,18 @@ fn MemberRowView(
             }
         })
     });
+    // Owners reset the 2FA of a member who lost their phone and recovery codes (not their
+    // own, not another Owner's: the server refuses those too).
+    let reset = (viewer.can_manage_owners && !is_self && member.role != Role::Owner).then(|| {
+        let label = format!("Reset two-factor authentication of {}", member.name);
+        view! {
+            <ActionForm action=actions.reset_two_factor attr:class="inline">
+                <input type="hidden" name="org_id" value=org_id.to_string()/>
+                <input type="hidden" name="user_id" value=member.user_id.to_string()/>
+                <button type="submit" class="button small secondary" aria-label=label>"Reset two-factor"</button>
+            </ActionForm>
+        }
+    });
     view! {
         <tr>
             <td>{member.name}</td>
@@ -177,7 +193,7 @@ fn MemberRowView(
             <td>{role_cell}</td>
             <td class="muted">{group_list(&member.groups)}</td>
             <td>{if member.two_factor {
-                view! { <span class="badge ok">"On"</span> }.into_any()
+                view! { <span class="badge ok">"On"</span> " " {reset} }.into_any()
             } else {
                 view! { <span class="badge off">"Off"</span> }.into_any()
             }}</td>

@@ -275,7 +275,7 @@ pub async fn revoke_member_keys(
 static AUTHENTICATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "SELECT k.id, k.user_id, k.org_id, k.key_hash, k.scopes, k.last_used_at, k.expires_at,
-                k.revoked_at, m.role, u.name, u.email, {STANDING_COLUMNS}
+                k.revoked_at, m.role, u.name, u.email, u.disabled_at, {STANDING_COLUMNS}
          FROM api_keys k
          JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
          JOIN organizations o ON o.id = k.org_id
@@ -317,6 +317,7 @@ pub async fn authenticate(
         role: String,
         name: String,
         email: String,
+        disabled_at: Option<i64>,
         standing: StandingRow,
     }
     let row = Row {
@@ -331,7 +332,8 @@ pub async fn authenticate(
         role: found.text(8)?,
         name: found.text(9)?,
         email: found.text(10)?,
-        standing: StandingRow::from_read(&found, 11)?,
+        disabled_at: found.opt_i64(11)?,
+        standing: StandingRow::from_read(&found, 12)?,
     };
     if !bool::from(row.key_hash.as_bytes().ct_eq(hash.as_bytes())) {
         return Err(AppError::ApiKeyInvalid);
@@ -342,6 +344,9 @@ pub async fn authenticate(
     }
     if row.expires_at.is_some_and(|e| e <= now) {
         return Err(AppError::ApiKeyExpired);
+    }
+    if row.disabled_at.is_some() {
+        return Err(AppError::AccountDisabled);
     }
     if row.standing.compliance(now) == Compliance::Blocked {
         return Err(AppError::TwoFactorRequired);

@@ -270,10 +270,28 @@ pub async fn sign_in(
         None => None,
     };
     // Always run one argon2 verification, so unknown emails take as long as wrong passwords.
-    let verified =
-        password::verify(state, raw_password, user.as_ref().map(|u| u.1.clone())).await?;
+    let verified = password::verify(
+        state,
+        raw_password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
     match (user, verified) {
-        (Some((user_id, _)), true) => {
+        // Said only to someone who knows the password: a disabled account is not revealed
+        // to guessers.
+        (Some(user), true) if user.disabled => {
+            audit::record_event(
+                state,
+                audit::Event::new("user.sign_in_refused", format!("user:{}", user.user_id))
+                    .actor(user.user_id)
+                    .ip(meta.ip.clone())
+                    .details(serde_json::json!({"reason": "account_disabled"})),
+            )
+            .await?;
+            Err(AppError::AccountDisabled)
+        }
+        (Some(user), true) => {
+            let user_id = user.user_id;
             // A correct password ends the run of failures: the count is of consecutive ones.
             if let Some(bucket) = &account_bucket {
                 rate_limit::reset(state, bucket).await?;
@@ -296,7 +314,7 @@ pub async fn sign_in(
             audit::record_event(
                 state,
                 audit::Event::new("user.sign_in_failed", target)
-                    .actor_opt(user.map(|u| u.0))
+                    .actor_opt(user.map(|u| u.user_id))
                     .ip(meta.ip.clone()),
             )
             .await?;

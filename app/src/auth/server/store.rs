@@ -23,7 +23,7 @@ pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<Sess
             "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email,
                     s.authenticated_at, u.totp_enabled_at
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = $1",
+             WHERE s.id_hash = $1 AND u.disabled_at IS NULL",
             &[id_hash.into()],
         )
         .await?;
@@ -91,16 +91,30 @@ pub async fn delete_session(state: &AppState, id_hash: &str) -> Result<(), AppEr
     Ok(())
 }
 
-/// (id, password hash) of the user with this email.
+/// A user found by email at sign-in.
+pub struct Credentials {
+    pub user_id: i64,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// The user with this email, with what sign-in checks.
 pub async fn find_user_by_email(
     state: &AppState,
     email: &Email,
-) -> Result<Option<(i64, String)>, AppError> {
+) -> Result<Option<Credentials>, AppError> {
+    let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT id, password_hash, disabled_at FROM users WHERE email_normalized = $1",
+    )
+    .bind(email.normalized())
+    .fetch_optional(&state.db.pool)
+    .await?;
     Ok(
-        sqlx::query_as("SELECT id, password_hash FROM users WHERE email_normalized = $1")
-            .bind(email.normalized())
-            .fetch_optional(&state.db.pool)
-            .await?,
+        row.map(|(user_id, password_hash, disabled_at)| Credentials {
+            user_id,
+            password_hash,
+            disabled: disabled_at.is_some(),
+        }),
     )
 }
 

@@ -196,17 +196,7 @@ pub async fn disable(
     }
     verify(state, user_id, code, false).await?;
     let mut tx = state.db.pool.begin().await?;
-    sqlx::query(
-        "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL
-         WHERE id = $1",
-    )
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    remove_factors(&mut tx, user_id).await?;
     // A session opened with the second factor should not outlive it.
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
         .bind(user_id)
@@ -216,6 +206,32 @@ pub async fn disable(
     record_for_user(&mut tx, state, user_id, "user.two_factor_disabled", ip).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Removes every second factor of a user: the TOTP secret (also one being enrolled), the
+/// recovery codes, a sign-in waiting for its second step, and the run of failed checks.
+/// Returns the recovery codes that were left. In the caller's transaction: turning 2FA off,
+/// or a reset by an Owner or the instance operator.
+pub async fn remove_factors(tx: &mut sqlx::AnyConnection, user_id: i64) -> Result<i64, AppError> {
+    sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL,
+                          totp_last_step = 0, second_factor_failures = 0,
+                          second_factor_locked_until = 0
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM sign_in_challenges WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(codes as i64)
 }
 
 /// Checks a second factor: a current TOTP code, or (when `allow_recovery`) an unused recovery
