@@ -203,6 +203,22 @@ pub struct Config {
     /// public network).
     #[arg(long, env = "GATEHOUSE_METRICS_ADDR", global = true)]
     pub metrics_addr: Option<SocketAddr>,
+    /// How logs are written to stderr: `text` for people, `json` for log shippers (one object
+    /// per line, with the request's method, path and request id).
+    #[arg(
+        long,
+        env = "GATEHOUSE_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Config {

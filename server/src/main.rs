@@ -5,8 +5,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    gatehouse::telemetry::init();
     let cli = gatehouse::config::Cli::parse();
+    gatehouse::telemetry::init(cli.config.log_format);
     match gatehouse::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -335,7 +335,8 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(fallback)
         .with_state(server_state)
-        .merge(app::rest::router(state.clone()));
+        .merge(app::rest::router(state.clone()))
+        .merge(app::audit::export::router(state.clone()));
     // The route layer sees axum's matched path; the outer one counts the final status.
     let metrics = state.settings.metrics;
     let router = if metrics {
@@ -385,7 +386,13 @@ pub fn router(state: AppState) -> Router {
                 .unwrap_or_default();
             let path = loggable_path(req.uri().path());
             tracing::info_span!("request", method = %req.method(), uri = %path, request_id = %id)
-        }))
+        })
+        // One access-log line per response, at info (the benchmarks run at warn).
+        .on_response(
+            tower_http::trace::DefaultOnResponse::new()
+                .level(tracing::Level::INFO)
+                .latency_unit(tower_http::LatencyUnit::Micros),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Deadline(state.settings.request_deadline),
             deadline::enforce,

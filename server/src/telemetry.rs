@@ -1,14 +1,24 @@
+use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
-/// Structured logs to stderr; `RUST_LOG` overrides the default level.
-pub fn init() {
+/// Structured logs to stderr; `RUST_LOG` overrides the default level. In JSON, each line is
+/// one object: the event's fields, and the request span's (method, path, request id).
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 /// A request path as it may appear in logs: an invitation link's token is a credential (it

@@ -459,3 +459,70 @@ async fn kill_9_during_a_burst_of_writes_loses_nothing_acknowledged() {
         lost.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let data_dir = temp_dir("json-logs");
+    let mut child = Server(
+        Command::new(BINARY)
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--data-dir",
+            ])
+            .arg(&data_dir.0)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gatehouse starts"),
+    );
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let addr = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap_or(0) > 0, "no address");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split(',').next().unwrap_or_default().to_string();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let resp = client()
+        .get(format!("http://{addr}/healthz"))
+        .header("x-request-id", "req-json-logs-42")
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(resp.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let access = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines_rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no log line with the request id; saw: {seen:#?}"));
+        let parsed: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        assert!(parsed.is_object(), "{line}");
+        if line.contains("req-json-logs-42") {
+            break parsed;
+        }
+        seen.push(line);
+    };
+    assert_eq!(access["span"]["request_id"], "req-json-logs-42", "{access}");
+    assert_eq!(access["span"]["uri"], "/healthz", "{access}");
+    assert_eq!(access["status"], 200, "{access}");
+    assert_eq!(access["level"], "INFO", "{access}");
+    assert!(access["timestamp"].is_string(), "{access}");
+}

@@ -7,6 +7,7 @@ use crate::error::AppError;
 use crate::rest::{page_limit, ApiQuery};
 use crate::state::AppState;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -49,13 +50,19 @@ pub struct AuditEventList {
 }
 
 /// The organization's audit log, newest first. Scope `audit:read`.
+///
+/// With `Accept: text/csv` or `Accept: application/x-ndjson` the answer is the whole filtered
+/// log (from `cursor`, when given; `limit` does not apply) as a streamed download: CSV with a
+/// header row, or one JSON object per line.
 #[utoipa::path(get, path = "/audit-events", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = AuditEventList)))]
+    responses((status = 200, description = "A page of events, or the filtered log as CSV or JSON Lines",
+        content((AuditEventList = "application/json"), (String = "text/csv"), (String = "application/x-ndjson")))))]
 async fn list_events(
     State(state): State<AppState>,
     key: KeyActor,
+    headers: http::HeaderMap,
     ApiQuery(query): ApiQuery<AuditQuery>,
-) -> Result<Json<AuditEventList>, AppError> {
+) -> Result<Response, AppError> {
     let actor = key.require(Scope::AuditRead)?;
     let limit = page_limit(query.limit)?;
     let filter = AuditFilter {
@@ -64,12 +71,28 @@ async fn list_events(
         from: query.from.unwrap_or_default(),
         to: query.to.unwrap_or_default(),
     };
+    let bad_cursor = |e: AppError| match e.for_field("before") {
+        Some(_) => crate::members::rest::bad_cursor(),
+        None => e,
+    };
+    let export = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::export::Format::from_accept);
+    if let Some(format) = export {
+        let criteria = super::Criteria::parse(actor, &filter)?;
+        let before = super::parse_cursor(query.cursor.as_deref()).map_err(bad_cursor)?;
+        let name = super::export::file_name(&state, actor.org_id);
+        return Ok(super::export::download(
+            &state,
+            criteria.before(before),
+            format,
+            &name,
+        ));
+    }
     let page = super::page(&state, actor, &filter, query.cursor.as_deref(), limit)
         .await
-        .map_err(|e| match e.for_field("before") {
-            Some(_) => crate::members::rest::bad_cursor(),
-            None => e,
-        })?;
+        .map_err(bad_cursor)?;
     Ok(Json(AuditEventList {
         events: page
             .events
@@ -84,7 +107,8 @@ async fn list_events(
             })
             .collect(),
         next_cursor: page.next_cursor,
-    }))
+    })
+    .into_response())
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {

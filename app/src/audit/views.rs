@@ -37,6 +37,17 @@ fn AuditLog(org_id: i64) -> impl IntoView {
         move |(f, before)| audit_log(org_id, Some(f), before),
     );
     let initial = filter();
+    // The whole filtered log as a file, streamed by the server (`audit::export`).
+    let download = move |format: &str| {
+        let f = filter();
+        format!(
+            "/audit/export?org_id={org_id}&format={format}&actor={}&action={}&from={}&to={}",
+            urlencode(&f.actor),
+            urlencode(&f.action),
+            urlencode(&f.from),
+            urlencode(&f.to)
+        )
+    };
     view! {
         <h1>"Audit log"</h1>
         <form method="get" action="/audit" class="filters" role="search">
@@ -46,6 +57,11 @@ fn AuditLog(org_id: i64) -> impl IntoView {
             <div class="field"><label for="f-to">"To"</label><input id="f-to" name="to" type="date" value=initial.to.clone()/></div>
             <button type="submit" class="button secondary">"Filter"</button>
         </form>
+        <p class="downloads">
+            <a href=move || download("csv") download="" rel="external" class="button secondary small">"Download CSV"</a>
+            " "
+            <a href=move || download("jsonl") download="" rel="external" class="button secondary small">"Download JSON Lines"</a>
+        </p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match events.await {

@@ -597,7 +597,20 @@ impl Actor {
 /// organization: 404, as if it did not exist (no existence leaks across tenants). A member
 /// the organization's 2FA policy shuts out: 403 `two_factor_required`.
 pub async fn org_actor(state: &AppState, org_id: i64) -> Result<Actor, AppError> {
-    let (session, meta) = signed_in(state).await?;
+    let meta = request_meta(state);
+    org_actor_of(state, &meta, org_id).await
+}
+
+/// [`org_actor`] for a plain axum handler (a download), from its request's metadata.
+pub async fn org_actor_of(
+    state: &AppState,
+    meta: &RequestMeta,
+    org_id: i64,
+) -> Result<Actor, AppError> {
+    let session = authenticate(state, meta)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let meta = meta.clone();
     // The role and 2FA standing come with the user's organizations, read once per request.
     let org = session
         .orgs(state)
