@@ -44,6 +44,14 @@ if [ "${1:-}" = "--e2e" ]; then
     say "installing end2end npm packages"
     (cd end2end && npm ci --no-audit --no-fund --loglevel=error) || missing+=("end2end npm packages")
   fi
+  # The API contract's tools (OpenAPI validator, schemathesis, a client generator), from PyPI.
+  if [ ! -x tools/venv/bin/schemathesis ] || ! cmp -s end2end/contract/requirements.txt tools/venv/requirements.txt; then
+    say "installing the API contract's Python tools into tools/venv"
+    { python3 -m venv tools/venv \
+        && tools/venv/bin/pip install -q --disable-pip-version-check -r end2end/contract/requirements.txt \
+        && cp end2end/contract/requirements.txt tools/venv/requirements.txt; } \
+      || missing+=("python tools for the API contract (python3 -m venv, pip install -r end2end/contract/requirements.txt)")
+  fi
   if ! command -v chromium >/dev/null 2>&1; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
       say "installing Debian's chromium"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the native tests (unit and integration, on SQLite and,
 # when GATEHOUSE_TEST_POSTGRES_URL is set, on PostgreSQL too), the release build, and the
+# API contract (the OpenAPI document validated, schemathesis, a generated client's flow) and the
 # browser tests (Playwright in Debian's chromium) against that release binary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,9 @@ cargo test -p server 2>&1 | tee -a "$log"; [ "${PIPESTATUS[0]}" = 0 ] || fail "s
 
 step "Release build (wasm + server with the site embedded)"
 scripts/build-release.sh || fail "release build"
+
+step "API contract (openapi-spec-validator, schemathesis, a generated client)"
+scripts/contract.sh 2>&1 | tee -a "$log"; [ "${PIPESTATUS[0]}" = 0 ] || fail "API contract"
 
 step "Browser tests (Playwright)"
 if [ ! -x "${GATEHOUSE_CHROMIUM:-/usr/bin/chromium}" ]; then

@@ -418,7 +418,7 @@ async fn malformed_requests_get_problem_json_4xx(app: TestApp) {
     let bearer = format!("Bearer {key}");
     let auth = ("authorization", bearer.as_str());
     let json_type = ("content-type", "application/json");
-    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(100 * 1024));
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(200 * 1024));
     // (method, path, headers, body, status, code)
     type Case<'a> = (
         &'a str,
@@ -740,7 +740,7 @@ async fn members_invitations_groups_billing_and_audit_over_rest(app: TestApp) {
         Some(json!({"scans_limit": 101})),
     )
     .await
-    .expect_error(422, "invalid_input", Some("scans_limit"));
+    .expect_error(409, "conflict", Some("scans_limit"));
     let owner_id = app.user_id(&owner).await;
     app.api(
         "PUT",

@@ -207,7 +207,7 @@ async fn names_are_unique_per_org_and_limits_are_bounded(app: TestApp) {
             &[("org_id", &org_s), ("name", "Green"), ("scans_limit", "6")],
         )
         .await
-        .expect_error(422, "invalid_input", Some("scans_limit"));
+        .expect_error(409, "conflict", Some("scans_limit"));
     assert!(capped.body.contains("Free plan"), "{}", capped.body);
     app.call(
         &owner,
@@ -458,7 +458,7 @@ async fn groups_of_another_org_are_not_found(app: TestApp) {
         ],
     )
     .await
-    .expect_error(422, "invalid_input", Some("members"));
+    .expect_error(409, "conflict", Some("members"));
     // Nor does the type-ahead show them.
     let found = app
         .call(

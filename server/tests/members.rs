@@ -471,7 +471,7 @@ async fn seats_limit_invitations(app: TestApp) {
     // Seats below what is in use are refused; bad values too.
     update("1")
         .await
-        .expect_error(422, "invalid_input", Some("seats"));
+        .expect_error(409, "conflict", Some("seats"));
     update("0")
         .await
         .expect_error(422, "invalid_input", Some("seats"));
@@ -542,9 +542,10 @@ async fn role_changes_follow_the_rules_and_removal_ends_access_at_once(app: Test
     role(&admin, &owner_id, "user")
         .await
         .expect_error(403, "forbidden", None);
+    // Your own role: a conflict with who is asking (the field still names it).
     role(&admin, &admin_id, "owner")
         .await
-        .expect_error(422, "invalid_input", Some("role"));
+        .expect_error(409, "conflict", Some("role"));
     role(&user, &user_id, "admin")
         .await
         .expect_error(403, "forbidden", None);

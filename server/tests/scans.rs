@@ -102,7 +102,7 @@ async fn access_follows_group_membership(app: TestApp) {
     // Someone outside the group can neither start nor see its scans.
     create_scan(&app, &victor_key, red, "https://app.example.com")
         .await
-        .expect_error(422, "invalid_input", Some("group_id"));
+        .expect_error(404, "not_found", None);
     app.api(
         "GET",
         &format!("/api/v1/scans/{scan_id}"),

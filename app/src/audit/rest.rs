@@ -22,10 +22,15 @@ pub struct AuditQuery {
     /// An action, or its prefix: `member.` matches every member action.
     pub action: Option<String>,
     /// YYYY-MM-DD, inclusive.
+    #[param(format = Date)]
     pub from: Option<String>,
     /// YYYY-MM-DD, inclusive.
+    #[param(format = Date)]
     pub to: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    #[param(pattern = "^$|^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -65,6 +70,12 @@ async fn list_events(
 ) -> Result<Response, AppError> {
     let actor = key.require(Scope::AuditRead)?;
     let limit = page_limit(query.limit)?;
+    // The page's form sends empty dates for "any"; over the API a parameter is a date or absent.
+    for (field, value) in [("from", &query.from), ("to", &query.to)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(AppError::invalid(field, "Use a date like 2026-11-28."));
+        }
+    }
     let filter = AuditFilter {
         actor: query.actor.unwrap_or_default(),
         action: query.action.unwrap_or_default(),

@@ -27,10 +27,17 @@ pub struct Billing {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BillingChange {
-    /// `free`, `team` or `enterprise`.
+    #[schema(value_type = Option<Plan>)]
     pub plan: Option<String>,
+    /// At least the seats in use (fewer: 409).
+    #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(default, deserialize_with = "crate::rest::extract::whole_number_opt")]
     pub seats: Option<i64>,
     /// An empty string clears it.
+    #[schema(
+        max_length = 254,
+        pattern = "^$|^[^@<>\\s\\x00-\\x1f\\x7f-\\x9f]{1,64}@[^@<>.\\s\\x00-\\x1f\\x7f-\\x9f]+(\\.[^@<>.\\s\\x00-\\x1f\\x7f-\\x9f]+)+$"
+    )]
     pub billing_email: Option<String>,
 }
 
@@ -61,7 +68,8 @@ async fn get_billing(
 /// Changes the plan, seats or billing email; fields left out keep their value.
 /// Scope `billing:write`.
 #[utoipa::path(patch, path = "/billing", tag = "billing", request_body = BillingChange,
-    responses((status = 200, body = Billing)))]
+    responses((status = 200, body = Billing),
+        (status = 409, description = "Fewer seats than are in use")))]
 async fn update_billing(
     State(state): State<AppState>,
     key: KeyActor,

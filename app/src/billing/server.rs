@@ -36,8 +36,9 @@ pub async fn update(
     let mut tx = state.db.pool.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let (members, pending) = seats_used(&mut tx, actor.org_id, state.now()).await?;
+    // Well-formed, but fewer than the organization uses now: a conflict with its state.
     if seats < members + pending {
-        return Err(AppError::invalid(
+        return Err(AppError::conflict(
             "seats",
             format!(
                 "{} seats are in use ({members} members, {pending} pending invitations).",

@@ -21,7 +21,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub struct GroupQuery {
     /// Part of a group's name.
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    #[param(pattern = "^$|^[0-9]{1,18}:")]
     pub cursor: Option<String>,
 }
 
@@ -87,21 +90,32 @@ impl From<GroupDetail> for Group {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroupBody {
+    /// Unique in the organization, whatever the case.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
-    /// 1 up to the plan's cap.
+    /// 1 up to the plan's cap (Free 5, Team 100, Enterprise 1,000): above the cap, 409.
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(deserialize_with = "crate::rest::extract::whole_number")]
     pub scans_limit: i64,
-    /// Members of the organization to put in the group.
-    #[serde(default)]
+    /// Members of the organization to put in the group (someone else: 409).
+    #[serde(default, deserialize_with = "crate::rest::extract::whole_numbers")]
+    #[schema(inline, value_type = Vec<u32>, max_items = 1000)]
     pub member_ids: Vec<i64>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupChange {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
+    /// 1 up to the plan's cap (above it, 409).
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::rest::extract::whole_number_opt")]
     pub scans_limit: Option<i64>,
 }
 
@@ -151,7 +165,7 @@ async fn list_groups(
 
 /// Creates a group. Scope `groups:write` (and the Owner or Admin role).
 #[utoipa::path(post, path = "/groups", tag = "groups", request_body = NewGroupBody,
-    responses((status = 201, body = Group), (status = 409, description = "A group with this name exists")))]
+    responses((status = 201, body = Group), (status = 409, description = "A group with this name exists, a limit above the plan's cap, or someone who is not a member")))]
 async fn create_group(
     State(state): State<AppState>,
     key: KeyActor,
@@ -195,7 +209,8 @@ async fn get_group(
 /// Changes a group's name, description or concurrent scans limit; fields left out keep
 /// their value. Scope `groups:write` (Owner, Admin, or a Team Leader in the group).
 #[utoipa::path(patch, path = "/groups/{id}", tag = "groups", params(("id" = i64, Path)),
-    request_body = GroupChange, responses((status = 200, body = Group)))]
+    request_body = GroupChange, responses((status = 200, body = Group),
+        (status = 409, description = "A group with this name exists, or a limit above the plan's cap")))]
 async fn update_group(
     State(state): State<AppState>,
     key: KeyActor,
@@ -233,7 +248,8 @@ async fn delete_group(
 /// Adds a member of the organization to the group. Scope `groups:write`.
 #[utoipa::path(put, path = "/groups/{id}/members/{user_id}", tag = "groups",
     params(("id" = i64, Path), ("user_id" = i64, Path)),
-    responses((status = 204, description = "In the group")))]
+    responses((status = 204, description = "In the group"),
+        (status = 409, description = "Not a member of the organization")))]
 async fn add_member(
     State(state): State<AppState>,
     key: KeyActor,

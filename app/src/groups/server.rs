@@ -52,7 +52,9 @@ pub fn parse_scans_limit(raw: &str, plan: Plan) -> Result<i64, AppError> {
     let max = plan.max_scans_limit().min(SCANS_LIMIT_MAX);
     match raw.trim().parse::<i64>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        Ok(n) if (1..=SCANS_LIMIT_MAX).contains(&n) => Err(AppError::invalid(
+        // Well-formed, but more than this organization's plan allows: a conflict with its
+        // state (a higher plan accepts it).
+        Ok(n) if (1..=SCANS_LIMIT_MAX).contains(&n) => Err(AppError::conflict(
             "scans_limit",
             format!(
                 "The {} plan allows at most {max} concurrent scans per group.",
@@ -281,7 +283,7 @@ async fn insert_member(
         .await?
         .is_none()
     {
-        return Err(AppError::invalid(
+        return Err(AppError::conflict(
             "members",
             "Only members of the organization can join its groups.",
         ));

@@ -34,9 +34,18 @@ pub struct InvitationList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInvitation {
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
+    #[schema(
+        max_length = 254,
+        pattern = "^[^@<>\\s\\x00-\\x1f\\x7f-\\x9f]{1,64}@[^@<>.\\s\\x00-\\x1f\\x7f-\\x9f]+(\\.[^@<>.\\s\\x00-\\x1f\\x7f-\\x9f]+)+$"
+    )]
     pub email: String,
-    #[schema(example = "user")]
+    /// Owner needs an Owner's key.
+    #[schema(value_type = Role, example = "user")]
     pub role: String,
 }
 

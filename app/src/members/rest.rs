@@ -20,8 +20,10 @@ pub struct MemberQuery {
     /// Part of a name or email.
     pub q: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The previous page's `next_cursor`.
+    #[param(pattern = "^$|^[0-9]{1,18}:")]
     pub cursor: Option<String>,
 }
 
@@ -48,7 +50,7 @@ pub struct MemberList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
-    #[schema(example = "admin")]
+    #[schema(value_type = Role, example = "admin")]
     pub role: String,
 }
 
@@ -92,7 +94,8 @@ pub fn bad_cursor() -> AppError {
 
 /// Changes a member's role. Scope `members:write`.
 #[utoipa::path(patch, path = "/members/{user_id}", tag = "members", request_body = RoleChange,
-    params(("user_id" = i64, Path)), responses((status = 204, description = "Changed")))]
+    params(("user_id" = i64, Path)), responses((status = 204, description = "Changed"),
+        (status = 409, description = "Your own role, or the last Owner's")))]
 async fn change_role(
     State(state): State<AppState>,
     key: KeyActor,
@@ -108,7 +111,8 @@ async fn change_role(
 /// Removes a member from the organization (their sessions and keys stop working for it).
 /// Scope `members:write`.
 #[utoipa::path(delete, path = "/members/{user_id}", tag = "members",
-    params(("user_id" = i64, Path)), responses((status = 204, description = "Removed")))]
+    params(("user_id" = i64, Path)), responses((status = 204, description = "Removed"),
+        (status = 409, description = "The organization's last Owner")))]
 async fn remove_member(
     State(state): State<AppState>,
     key: KeyActor,

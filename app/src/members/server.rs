@@ -162,7 +162,8 @@ pub async fn change_role(
 ) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageMembers)?;
     if user_id == actor.user_id {
-        return Err(AppError::invalid(
+        // A conflict with who is asking, not malformed input.
+        return Err(AppError::conflict(
             "role",
             "You cannot change your own role.",
         ));

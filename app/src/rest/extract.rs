@@ -11,6 +11,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -60,6 +61,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 }
             }
         })?;
+        // Every body of the API is an object; serde would also read a struct from an array.
+        if bytes.trim_ascii_start().first() == Some(&b'[') {
+            return Err(AppError::invalid("body", "The body must be a JSON object."));
+        }
         serde_json::from_slice(&bytes)
             .map(ApiJson)
             .map_err(|err| match err.classify() {
@@ -108,4 +113,46 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
             format!("limit must be a whole number from 1 to {MAX_LIMIT}."),
         )),
     }
+}
+
+/// An integer field of a JSON body. JSON Schema counts `3.0` as the integer 3 (and clients in
+/// languages without integers send it so); serde's `i64` would refuse it.
+pub fn whole_number<'de, D>(deserializer: D) -> Result<i64, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::{Error, Unexpected};
+    match serde_json::Number::deserialize(deserializer)? {
+        n if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
+        n => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+            _ => Err(D::Error::invalid_type(
+                Unexpected::Other("a number that is not a whole number"),
+                &"a whole number",
+            )),
+        },
+    }
+}
+
+/// [`whole_number`] for an optional field (`null` or absent: `None`).
+pub fn whole_number_opt<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Option::<Whole>::deserialize(deserializer)?.map(|w| w.0))
+}
+
+/// [`whole_number`] for each item of a list.
+pub fn whole_numbers<'de, D>(deserializer: D) -> Result<Vec<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Vec::<Whole>::deserialize(deserializer)?
+        .into_iter()
+        .map(|w| w.0)
+        .collect())
 }

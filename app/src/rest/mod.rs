@@ -24,7 +24,9 @@ use utoipa_axum::router::OpenApiRouter;
 pub use extract::{page_limit, ApiJson, ApiPath, ApiQuery};
 
 /// Request bodies of the API are small; anything larger is refused with 413.
-pub const BODY_LIMIT: usize = 64 * 1024;
+/// A scan result of 10,000 characters, each escaped as a surrogate pair (`\ud83d\ude00`, 12
+/// bytes), fits; nothing else the API takes comes close.
+pub const BODY_LIMIT: usize = 128 * 1024;
 pub const BASE: &str = "/api/v1";
 
 /// An error, as every endpoint answers it (`application/problem+json`, RFC 9457).
@@ -177,10 +179,10 @@ fn document_security_and_problems(doc: &mut utoipa::openapi::OpenApi) {
         ),
         (
             "403",
-            "The key lacks the scope, the role does not allow it, or two_factor_required.",
+            "The key lacks the scope, the role does not allow it, two_factor_required, or account_disabled.",
         ),
         ("404", "Nothing with this id in the key's organization."),
-        ("413", "The body is larger than 64 KiB."),
+        ("413", "The body is larger than 128 KiB."),
         ("415", "The body is not application/json."),
         (
             "422",
@@ -202,6 +204,19 @@ fn document_security_and_problems(doc: &mut utoipa::openapi::OpenApi) {
         .into_iter()
         .flatten()
         {
+            // Every error a handler documents itself (a 409 …) is a problem document too.
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.starts_with('4'), response) {
+                    response.content = [(
+                        "application/problem+json".to_string(),
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                            .build(),
+                    )]
+                    .into_iter()
+                    .collect();
+                }
+            }
             for (status, description) in problems {
                 op.responses
                     .responses

@@ -65,28 +65,50 @@ pub struct ScanList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ScanQuery {
+    #[param(minimum = 1)]
     pub group_id: Option<i64>,
-    /// `queued`, `running`, `finished`, `failed` or `cancelled`.
+    #[param(value_type = Option<ScanStatus>, inline)]
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    #[param(pattern = "^$|^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewScan {
+    /// One of the key owner's groups (another: 404).
+    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "crate::rest::extract::whole_number")]
     pub group_id: i64,
-    #[schema(example = "https://app.example.com")]
+    /// An http(s) URL naming a host.
+    #[schema(
+        example = "https://app.example.com",
+        max_length = 2048,
+        pattern = "^https?://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[0-9]{1,4})?([/?#][!-~]*)?$"
+    )]
     pub target: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanResult {
-    /// `finished` or `failed`.
+    #[schema(value_type = FinishedStatus)]
     pub status: String,
-    /// A summary for people (at most 10,000 characters).
+    /// A summary for people.
+    #[schema(max_length = 10000)]
     pub result: Option<String>,
+}
+
+/// How a claimed scan ended.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum FinishedStatus {
+    Finished,
+    Failed,
 }
 
 /// Scans of the key owner's groups (Owners and Admins: all), newest first. Scope `scans:read`.
@@ -100,9 +122,16 @@ async fn list_scans(
     let actor = key.require(Scope::ScansRead)?;
     let limit = page_limit(query.limit)?;
     let status = query.status.as_deref().map(ScanStatus::parse).transpose()?;
+    if query.group_id.is_some_and(|id| id < 1) {
+        return Err(AppError::invalid(
+            "group_id",
+            "A group id is a whole number from 1.",
+        ));
+    }
     let before = query
         .cursor
         .as_deref()
+        .filter(|c| !c.trim().is_empty())
         .map(server::decode_cursor)
         .transpose()?;
     let page = server::list(&state, actor, query.group_id, status, before, limit).await?;

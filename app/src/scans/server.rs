@@ -213,8 +213,10 @@ pub async fn create(
             .await?;
     let member_of_group =
         crate::groups::server::is_member_of(state, group_id, actor.user_id).await?;
+    // Another organization's group, or one whose scans this member may not see: not found,
+    // as reading its scans would be.
     if in_org.is_none() || !allows(actor.role, Action::Scans { member_of_group }) {
-        return Err(AppError::invalid("group_id", "Choose one of your groups."));
+        return Err(AppError::NotFound);
     }
     let mut tx = state.db.pool.begin().await?;
     // The group's lock (as claims take it) makes the count below the one this scan joins:
