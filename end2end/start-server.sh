@@ -7,5 +7,7 @@ dir="$here/.tmp/run-$$"
 rm -rf "$here/.tmp" && mkdir -p "$dir"
 cp "$here/../target/release/gatehouse" "$dir/"
 cd "$dir"
+# Warnings and errors only: the access log of every request would bury a failure's cause.
+export RUST_LOG="${RUST_LOG:-warn}"
 exec env -u LEPTOS_OUTPUT_NAME -u LEPTOS_SITE_ROOT -u LEPTOS_SITE_PKG_DIR -u DATABASE_URL \
   ./gatehouse --addr "127.0.0.1:${GATEHOUSE_E2E_PORT:-3100}"

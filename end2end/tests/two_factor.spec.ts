@@ -119,3 +119,41 @@ test('an Owner requires 2FA and a member without it is sent to 2FA setup', async
   await open(member, '/members');
   await expect(member.getByRole('cell', { name: 'Max Member' })).toBeVisible();
 });
+
+test('an Owner resets the 2FA of a member who lost their phone, and downloads the audit log', async ({ page, browser }) => {
+  failOnPageErrors(page);
+  await signUp(page, 'Olivia Owner', uniqueEmail('reset-owner'), 'Reset Co');
+  await expect(page.getByTestId('org-name')).toHaveText('Reset Co');
+  const email = uniqueEmail('lost-phone');
+  const link = await invite(page, 'Luke Lost', email, 'User');
+  const member = await acceptInNewBrowser(browser, link, 'Luke Lost');
+  await enroll(member);
+
+  await open(page, '/members');
+  const row = page.getByRole('row', { name: new RegExp(email) });
+  await expect(row.getByText('On', { exact: true })).toBeVisible();
+  await row.getByRole('button', { name: 'Reset two-factor authentication of Luke Lost' }).click();
+  await expect(row.getByText('Off', { exact: true })).toBeVisible();
+  // The Owner's own row offers no reset.
+  await expect(page.getByRole('button', { name: 'Reset two-factor authentication of Olivia Owner' })).toHaveCount(0);
+
+  // The member was signed out; with the password alone they are in, and asked to enroll again.
+  await open(member, '/signin');
+  await member.getByLabel('Email').fill(email);
+  await member.getByLabel('Password').fill(PASSWORD);
+  await member.getByRole('button', { name: 'Sign in' }).click();
+  await expect(member.getByTestId('two-factor-banner')).toContainText('Reset Co asks you to turn on two-factor authentication');
+
+  // The audit log, downloaded as the page filters it.
+  await open(page, '/audit?action=member.two_factor');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Download CSV' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toMatch(/^audit-\d+-\d{4}-\d{2}-\d{2}\.csv$/);
+  const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+  const lines = csv.trim().split('\r\n');
+  expect(lines[0]).toBe('id,time,actor,actor_email,action,target,ip,details');
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toContain('member.two_factor_reset');
+});

@@ -60,9 +60,14 @@ pub async fn enforce(State(deadline): State<Deadline>, req: Request, next: Next)
         }
     };
     let (parts, body) = response.into_parts();
+    let rolling = parts
+        .extensions
+        .get::<app::rest::RollingDeadline>()
+        .map(|_| deadline.0);
     let body = DeadlineBody {
         inner: body,
         sleep: Box::pin(tokio::time::sleep_until(until)),
+        rolling,
         sent: 0,
         label,
     };
@@ -96,6 +101,8 @@ struct BodyDeadlineExceeded;
 struct DeadlineBody {
     inner: Body,
     sleep: Pin<Box<Sleep>>,
+    /// For long downloads: each chunk moves the deadline this far ahead (a stall still ends it).
+    rolling: Option<Duration>,
     sent: u64,
     label: Arc<RequestLabel>,
 }
@@ -113,6 +120,9 @@ impl HttpBody for DeadlineBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.sent += data.len() as u64;
+                }
+                if let Some(rolling) = this.rolling {
+                    this.sleep.as_mut().reset(Instant::now() + rolling);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -170,10 +180,45 @@ mod tests {
                     Body::from_stream(futures::StreamExt::chain(first, futures::stream::pending()))
                 }),
             )
+            .route("/long-download", get(|| async { long_download(true) }))
+            .route(
+                "/slow-body-rolling",
+                get(|| async {
+                    let first = futures::stream::once(async {
+                        Ok::<_, std::io::Error>(Bytes::from_static(b"partial"))
+                    });
+                    let mut response =
+                        Body::from_stream(futures::StreamExt::chain(first, futures::stream::pending()))
+                            .into_response();
+                    response
+                        .extensions_mut()
+                        .insert(app::rest::RollingDeadline);
+                    response
+                }),
+            )
+            .route("/long-page", get(|| async { long_download(false) }))
             .layer(axum::middleware::from_fn_with_state(
                 Deadline(deadline),
                 enforce,
             ))
+    }
+
+    /// Ten chunks, 500 ms apart (5 s in all).
+    fn long_download(rolling: bool) -> Response {
+        let chunks = futures::stream::unfold(0, |n| async move {
+            if n == 10 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Some((Ok::<_, std::io::Error>(Bytes::from_static(b"chunk\n")), n + 1))
+        });
+        let mut response = Body::from_stream(chunks).into_response();
+        if rolling {
+            response
+                .extensions_mut()
+                .insert(app::rest::RollingDeadline);
+        }
+        response
     }
 
     async fn call(app: Router, path: &str) -> (StatusCode, Result<Bytes, String>) {
@@ -187,6 +232,23 @@ mod tests {
             .await
             .map_err(|e| e.to_string());
         (status, body)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_download_that_progresses_finishes_past_the_deadline() {
+        let started = Instant::now();
+        let (status, body) = call(app(Duration::from_secs(2)), "/long-download").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body.map(|b| b.len()), Ok(60), "all ten chunks");
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        // The same body without the marker is cut at the deadline.
+        let (_, body) = call(app(Duration::from_secs(2)), "/long-page").await;
+        assert!(body.is_err(), "{body:?}");
+        // And a download that stalls is still cut, a deadline after its last chunk.
+        let started = Instant::now();
+        let (_, body) = call(app(Duration::from_secs(2)), "/slow-body-rolling").await;
+        assert!(body.is_err(), "{body:?}");
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
     }
 
     #[tokio::test(start_paused = true)]

@@ -168,6 +168,10 @@ pub fn download(state: &AppState, criteria: Criteria, format: Format, name: &str
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A million events take seconds; they must not be cut off at the response deadline.
+    response
+        .extensions_mut()
+        .insert(crate::rest::RollingDeadline);
     response
 }
 

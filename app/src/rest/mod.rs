@@ -23,6 +23,12 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use extract::{page_limit, ApiJson, ApiPath, ApiQuery};
 
+/// A response extension: this body is a long download that keeps making progress (an audit
+/// export), so the server's response deadline applies to each wait for the next chunk rather
+/// than to the whole body. A download that stalls is still cut off.
+#[derive(Clone, Copy, Debug)]
+pub struct RollingDeadline;
+
 /// Request bodies of the API are small; anything larger is refused with 413.
 /// A scan result of 10,000 characters, each escaped as a surrogate pair (`\ud83d\ude00`, 12
 /// bytes), fits; nothing else the API takes comes close.
