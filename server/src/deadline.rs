@@ -187,12 +187,12 @@ mod tests {
                     let first = futures::stream::once(async {
                         Ok::<_, std::io::Error>(Bytes::from_static(b"partial"))
                     });
-                    let mut response =
-                        Body::from_stream(futures::StreamExt::chain(first, futures::stream::pending()))
-                            .into_response();
-                    response
-                        .extensions_mut()
-                        .insert(app::rest::RollingDeadline);
+                    let mut response = Body::from_stream(futures::StreamExt::chain(
+                        first,
+                        futures::stream::pending(),
+                    ))
+                    .into_response();
+                    response.extensions_mut().insert(app::rest::RollingDeadline);
                     response
                 }),
             )
@@ -210,13 +210,14 @@ mod tests {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
-            Some((Ok::<_, std::io::Error>(Bytes::from_static(b"chunk\n")), n + 1))
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from_static(b"chunk\n")),
+                n + 1,
+            ))
         });
         let mut response = Body::from_stream(chunks).into_response();
         if rolling {
-            response
-                .extensions_mut()
-                .insert(app::rest::RollingDeadline);
+            response.extensions_mut().insert(app::rest::RollingDeadline);
         }
         response
     }
