@@ -729,7 +729,7 @@ async fn reset_member(
 
 async fn an_owner_resets_a_members_two_factor_within_the_rules(app: TestApp) {
     let (owner, org) = app.new_org("owner@example.com", "Acme").await;
-    enable(&app, &owner).await;
+    let (owner_secret, _) = enable(&app, &owner).await;
     let owner_id = app.user_id(&owner).await;
     let (member, member_id) = app.add_member(&owner, org, "mel@example.com", "user").await;
     let (admin, _) = app
@@ -765,6 +765,19 @@ async fn an_owner_resets_a_members_two_factor_within_the_rules(app: TestApp) {
         4
     );
 
+    // A sensitive action: minutes after signing in, the Owner first confirms it is them.
+    app.clock.advance(Duration::from_secs(11 * 60));
+    reset_member(&app, &owner, org, member_id)
+        .await
+        .expect_error(403, "reauthentication_required", None);
+    let code = code_at(&owner_secret, app.now());
+    app.call(
+        &owner,
+        "auth/confirm_access",
+        &[("password", PASSWORD), ("code", code.as_str())],
+    )
+    .await
+    .expect_status(200);
     reset_member(&app, &owner, org, member_id)
         .await
         .expect_status(200);

@@ -262,6 +262,8 @@ pub async fn reset_two_factor(
     user_id: i64,
 ) -> Result<(), AppError> {
     authorize(actor.role, Action::ResetMemberTwoFactor)?;
+    // It opens another person's account to a password alone: a sensitive action.
+    crate::auth::server::require_recent_auth(state, actor.authenticated_at)?;
     if user_id == actor.user_id {
         return Err(AppError::invalid(
             "two_factor",

@@ -79,6 +79,7 @@ fn Members(org_id: i64, role: Role) -> impl IntoView {
             <button type="submit" class="button secondary">"Search"</button>
         </form>
         <p class="form-error" role="alert">{move || role_error.get().or_else(|| remove_error.get()).or_else(|| reset_error.get())}</p>
+        <crate::auth::views::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(actions.reset_two_factor.value()) id="reset-two-factor-confirm"/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match members.await {
