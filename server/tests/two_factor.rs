@@ -667,13 +667,7 @@ async fn notify_leaves_an_in_app_notice(app: TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_emails_members_without_two_factor_when_smtp_is_set_up() {
-    let mut sink = SmtpSink::start().await;
-    let port = sink.port;
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
-    })
-    .await
-    .expect("app");
+    let (app, mut sink) = app_with_smtp().await;
     let (owner, org) = app.new_org("owner@example.com", "Mail Org").await;
     enable(&app, &owner).await;
     let invited = app
@@ -832,13 +826,7 @@ async fn an_owner_resets_a_members_two_factor_within_the_rules(app: TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_whose_two_factor_was_reset_is_told_by_email() {
-    let mut sink = SmtpSink::start().await;
-    let port = sink.port;
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
-    })
-    .await
-    .expect("app");
+    let (app, mut sink) = app_with_smtp().await;
     let (owner, org) = app.new_org("owner@example.com", "Mail Org").await;
     app.invite(&owner, org, "Ada", "ada@example.com", "user")
         .await
@@ -877,4 +865,16 @@ async fn next_mail(sink: &mut SmtpSink) -> String {
         .flatten()
         .expect("an email arrived");
     common::smtp::decode_body(&mail)
+}
+
+/// Gatehouse on SQLite sending its email to a local SMTP sink.
+async fn app_with_smtp() -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let port = sink.port;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
+    })
+    .await
+    .expect("app");
+    (app, sink)
 }
