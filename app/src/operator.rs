@@ -167,13 +167,7 @@ pub async fn reset_two_factor(
         .execute(&mut *tx)
         .await?;
     let user = find_user(&mut *tx, &email).await?;
-    let recovery_codes_removed =
-        crate::two_factor::server::remove_factors(&mut tx, user.id).await?;
-    let sessions_ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let removed = crate::two_factor::server::reset_factors(&mut tx, user.id).await?;
     audit::record_for_user_at(
         &mut tx,
         now,
@@ -184,8 +178,8 @@ pub async fn reset_two_factor(
     tx.commit().await?;
     Ok(TwoFactorReset {
         user,
-        recovery_codes_removed,
-        sessions_ended,
+        recovery_codes_removed: removed.recovery_codes_removed,
+        sessions_ended: removed.sessions_ended,
     })
 }
 

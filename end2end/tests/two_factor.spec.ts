@@ -134,6 +134,7 @@ test('an Owner resets the 2FA of a member who lost their phone, and downloads th
   await expect(row.getByText('On', { exact: true })).toBeVisible();
   await row.getByRole('button', { name: 'Reset two-factor authentication of Luke Lost' }).click();
   await expect(row.getByText('Off', { exact: true })).toBeVisible();
+  await page.screenshot({ path: 'test-results/members-reset-two-factor.png', fullPage: true });
   // The Owner's own row offers no reset.
   await expect(page.getByRole('button', { name: 'Reset two-factor authentication of Olivia Owner' })).toHaveCount(0);
 
@@ -146,6 +147,8 @@ test('an Owner resets the 2FA of a member who lost their phone, and downloads th
 
   // The audit log, downloaded as the page filters it.
   await open(page, '/audit?action=member.two_factor');
+  await expect(page.getByRole('cell', { name: 'member.two_factor_reset' })).toBeVisible();
+  await page.screenshot({ path: 'test-results/audit-download.png', fullPage: true });
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     page.getByRole('link', { name: 'Download CSV' }).click(),

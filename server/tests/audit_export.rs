@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{Resp, TestApp};
 use serde_json::Value;
 
 /// Adds `n` events to the organization, half of them `member.*`, acted by `actor_id`.
@@ -63,6 +63,20 @@ async fn paged(app: &TestApp, key: &str, query: &str) -> Vec<(i64, String, Strin
 }
 
 /// RFC 4180 records (quoted fields may hold commas, quotes and line breaks).
+/// `GET path` with the key, asking for an export in the `accept` format.
+async fn export(app: &TestApp, key: &str, path: &str, accept: &str) -> Resp {
+    app.api_raw(
+        "GET",
+        path,
+        &[
+            ("Authorization", &format!("Bearer {key}")),
+            ("Accept", accept),
+        ],
+        "",
+    )
+    .await
+}
+
 fn parse_csv(body: &str) -> Vec<Vec<String>> {
     let mut records = Vec::new();
     let (mut record, mut field) = (Vec::new(), String::new());
@@ -107,18 +121,14 @@ async fn exports_equal_the_filtered_pages_in_both_formats(app: TestApp) {
     assert!(expected.len() > 1_000, "{} events", expected.len());
 
     // CSV over REST.
-    let csv = app
-        .api_raw(
-            "GET",
-            &format!("/api/v1/audit-events?{query}"),
-            &[
-                ("Authorization", &format!("Bearer {key}")),
-                ("Accept", "text/csv"),
-            ],
-            "",
-        )
-        .await
-        .expect_status(200);
+    let csv = export(
+        &app,
+        &key,
+        &format!("/api/v1/audit-events?{query}"),
+        "text/csv",
+    )
+    .await
+    .expect_status(200);
     assert_eq!(
         csv.header("content-type").as_deref(),
         Some("text/csv; charset=utf-8"),
@@ -169,18 +179,14 @@ async fn exports_equal_the_filtered_pages_in_both_formats(app: TestApp) {
     assert_eq!(details["note"], "a, \"quoted\" value");
 
     // JSON Lines over REST.
-    let lines = app
-        .api_raw(
-            "GET",
-            &format!("/api/v1/audit-events?{query}"),
-            &[
-                ("Authorization", &format!("Bearer {key}")),
-                ("Accept", "application/x-ndjson"),
-            ],
-            "",
-        )
-        .await
-        .expect_status(200);
+    let lines = export(
+        &app,
+        &key,
+        &format!("/api/v1/audit-events?{query}"),
+        "application/x-ndjson",
+    )
+    .await
+    .expect_status(200);
     assert_eq!(
         lines.header("content-type").as_deref(),
         Some("application/x-ndjson")
@@ -213,27 +219,20 @@ async fn exports_equal_the_filtered_pages_in_both_formats(app: TestApp) {
 
     // An export from a cursor is the rest of the log; a bad date is refused before streaming.
     let cursor = expected[99].0;
-    let rest = app
-        .api_raw(
-            "GET",
-            &format!("/api/v1/audit-events?{query}&cursor={cursor}"),
-            &[
-                ("Authorization", &format!("Bearer {key}")),
-                ("Accept", "text/csv"),
-            ],
-            "",
-        )
-        .await
-        .expect_status(200);
+    let rest = export(
+        &app,
+        &key,
+        &format!("/api/v1/audit-events?{query}&cursor={cursor}"),
+        "text/csv",
+    )
+    .await
+    .expect_status(200);
     assert_eq!(parse_csv(&rest.body).len() - 1, expected.len() - 100);
-    app.api_raw(
-        "GET",
+    export(
+        &app,
+        &key,
         "/api/v1/audit-events?from=yesterday",
-        &[
-            ("Authorization", &format!("Bearer {key}")),
-            ("Accept", "text/csv"),
-        ],
-        "",
+        "text/csv",
     )
     .await
     .expect_error(422, "invalid_input", Some("from"));

@@ -130,12 +130,19 @@ fn encode(format: Format, rows: &[EventRow], out: &mut String) {
     }
 }
 
-/// The whole filtered log, newest first, as a streamed download. Each chunk is one batch of
+/// The filtered log from the event before `before` (a cursor; `i64::MAX` for the newest)
+/// down to the oldest, as a streamed download. Each chunk is one batch of
 /// events read by keyset (one index range each); a database error mid-way ends the body
 /// early, which the client sees as an incomplete download (and the server logs).
-pub fn download(state: &AppState, criteria: Criteria, format: Format, name: &str) -> Response {
+pub fn download(
+    state: &AppState,
+    criteria: Criteria,
+    before: i64,
+    format: Format,
+    name: &str,
+) -> Response {
     let pool = state.db.pool.clone();
-    let start = (Some(criteria.start()), true);
+    let start = (Some(before), true);
     let chunks = futures::stream::try_unfold(start, move |(before, first)| {
         let (pool, criteria) = (pool.clone(), criteria.clone());
         async move {
@@ -224,7 +231,7 @@ async fn export_for_session(
     };
     let criteria = Criteria::parse(&actor, &filter)?;
     let name = file_name(&state, actor.org_id);
-    Ok(download(&state, criteria, format, &name))
+    Ok(download(&state, criteria, i64::MAX, format, &name))
 }
 
 pub fn router(state: AppState) -> axum::Router {

@@ -95,10 +95,7 @@ async fn list_events(
         let before = super::parse_cursor(query.cursor.as_deref()).map_err(bad_cursor)?;
         let name = super::export::file_name(&state, actor.org_id);
         return Ok(super::export::download(
-            &state,
-            criteria.before(before),
-            format,
-            &name,
+            &state, criteria, before, format, &name,
         ));
     }
     let page = super::page(&state, actor, &filter, query.cursor.as_deref(), limit)

@@ -181,8 +181,6 @@ fn parse_day(raw: &str, field: &str) -> Result<Option<i64>, crate::error::AppErr
 #[derive(Debug, Clone)]
 pub struct Criteria {
     org_id: i64,
-    /// Where an export starts: events with smaller ids (the newest first by default).
-    start_before: i64,
     from: i64,
     to: i64,
     actor_email: Option<String>,
@@ -198,7 +196,6 @@ impl Criteria {
         crate::policy::authorize(actor.role, crate::policy::Action::ViewAuditLog)?;
         Ok(Self {
             org_id: actor.org_id,
-            start_before: i64::MAX,
             from: parse_day(&filter.from, "from")?.unwrap_or(i64::MIN),
             to: parse_day(&filter.to, "to")?
                 .map(|t| t + 24 * 3600)
@@ -208,18 +205,6 @@ impl Criteria {
                 .filter(|s| !s.is_empty())
                 .map(|a| format!("{}%", crate::db::escape_like(&a))),
         })
-    }
-
-    /// An export that starts below this event id (a REST cursor).
-    pub fn before(self, id: i64) -> Self {
-        Self {
-            start_before: id,
-            ..self
-        }
-    }
-
-    pub fn start(&self) -> i64 {
-        self.start_before
     }
 
     /// Up to `limit` matching events with ids below `before`, newest first: one range of the

@@ -152,6 +152,23 @@ async fn owners_left(tx: &mut sqlx::AnyConnection, org_id: i64) -> Result<i64, A
     Ok(n)
 }
 
+/// Takes the organization lock and reads, under it, the roles of the actor and of the member
+/// acted on (either may have changed since the request began); an absent one is a 404.
+async fn lock_roles(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    user_id: i64,
+) -> Result<(Role, Role), AppError> {
+    lock_org(tx, actor.org_id).await?;
+    let actor_role = membership(&mut *tx, actor.org_id, actor.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let target = membership(&mut *tx, actor.org_id, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((actor_role, target))
+}
+
 /// Changes a member's role. Roles are re-read under the organization lock, so concurrent
 /// demotions cannot leave the organization without an Owner.
 pub async fn change_role(
@@ -169,14 +186,8 @@ pub async fn change_role(
         ));
     }
     let mut tx = state.db.pool.begin().await?;
-    lock_org(&mut tx, actor.org_id).await?;
-    let actor_role = membership(&mut *tx, actor.org_id, actor.user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (actor_role, current) = lock_roles(&mut tx, actor, user_id).await?;
     authorize(actor_role, Action::ManageMembers)?;
-    let current = membership(&mut *tx, actor.org_id, user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     if current == Role::Owner || new_role == Role::Owner {
         authorize(actor_role, Action::ManageOwners)?;
     }
@@ -212,13 +223,7 @@ pub async fn remove(state: &AppState, actor: &Actor, user_id: i64) -> Result<(),
         authorize(actor.role, Action::ManageMembers)?;
     }
     let mut tx = state.db.pool.begin().await?;
-    lock_org(&mut tx, actor.org_id).await?;
-    let actor_role = membership(&mut *tx, actor.org_id, actor.user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let target = membership(&mut *tx, actor.org_id, user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (actor_role, target) = lock_roles(&mut tx, actor, user_id).await?;
     if !leaving {
         authorize(actor_role, Action::ManageMembers)?;
         if target == Role::Owner {
@@ -271,14 +276,8 @@ pub async fn reset_two_factor(
         ));
     }
     let mut tx = state.db.pool.begin().await?;
-    lock_org(&mut tx, actor.org_id).await?;
-    let actor_role = membership(&mut *tx, actor.org_id, actor.user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (actor_role, target) = lock_roles(&mut tx, actor, user_id).await?;
     authorize(actor_role, Action::ResetMemberTwoFactor)?;
-    let target = membership(&mut *tx, actor.org_id, user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     if target == Role::Owner {
         return Err(AppError::invalid(
             "two_factor",
@@ -306,11 +305,7 @@ pub async fn reset_two_factor(
             "This member has no two-factor authentication to reset.",
         ));
     }
-    crate::two_factor::server::remove_factors(&mut tx, user_id).await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    crate::two_factor::server::reset_factors(&mut tx, user_id).await?;
     // The in-app notice "… asks you to turn on two-factor authentication".
     sqlx::query(
         "INSERT INTO two_factor_notices (user_id, org_id, created_at) VALUES ($1, $2, $3)

@@ -234,6 +234,31 @@ pub async fn remove_factors(tx: &mut sqlx::AnyConnection, user_id: i64) -> Resul
     Ok(codes as i64)
 }
 
+/// What a reset of someone's second factors removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactorsReset {
+    pub recovery_codes_removed: i64,
+    pub sessions_ended: u64,
+}
+
+/// A reset by someone else (an Owner, or the instance operator): every factor goes and every
+/// session of the user ends, since a session opened with the lost factor should not outlive it.
+pub async fn reset_factors(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+) -> Result<FactorsReset, AppError> {
+    let recovery_codes_removed = remove_factors(tx, user_id).await?;
+    let sessions_ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    Ok(FactorsReset {
+        recovery_codes_removed,
+        sessions_ended,
+    })
+}
+
 /// Checks a second factor: a current TOTP code, or (when `allow_recovery`) an unused recovery
 /// code, which is then gone. Five failures in a row lock checks for 15 minutes.
 pub async fn verify(
