@@ -227,6 +227,11 @@ impl Application {
                         Duration::from_secs(15),
                         token.clone()
                     ),
+                    app::api_keys::server::expiry::run_worker(
+                        state.clone(),
+                        Duration::from_secs(300),
+                        token.clone()
+                    ),
                     app::maintenance::run(state, Duration::from_secs(600), token),
                 );
             }

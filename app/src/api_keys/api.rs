@@ -42,3 +42,11 @@ pub async fn revoke_api_key(key_id: i64) -> Result<(), AppError> {
     let (session, meta) = signed_in(&state).await?;
     server::revoke(&state, session.user_id, meta.ip, key_id).await
 }
+
+/// **Dismiss** on the expiry banner: it stays away until the next warning.
+#[server(endpoint = "api_keys/dismiss_expiry_notices")]
+pub async fn dismiss_key_expiry_notices() -> Result<(), AppError> {
+    let state = state()?;
+    let (session, _) = signed_in(&state).await?;
+    server::expiry::dismiss(&state, session.user_id).await
+}

@@ -186,6 +186,8 @@ pub struct ApiKeyRow {
     pub created: String,
     pub last_used: Option<String>,
     pub expires: Option<String>,
+    /// For an active key with an expiry: how long it has left, "in 3 days".
+    pub expires_in: Option<String>,
     /// "active", "expired" or "revoked".
     pub state: String,
 }

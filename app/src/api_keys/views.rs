@@ -1,9 +1,10 @@
 //! The profile panel **Manage your user API keys**.
 
-use super::api::{get_api_keys, CreateApiKey, RevokeApiKey};
+use super::api::{get_api_keys, CreateApiKey, DismissKeyExpiryNotices, RevokeApiKey};
 use super::model::{ApiKeyRow, ApiKeysView, CreatedKey, Expiry, KeyOrgChoice, Scope};
 use crate::forms::{field_error, general_error, Field};
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 #[component]
 pub fn ApiKeysPanel() -> impl IntoView {
@@ -19,6 +20,8 @@ pub fn ApiKeysPanel() -> impl IntoView {
             show_form.set(false);
         }
     });
+    // A revoked key may be the one the expiry banner is about.
+    crate::layout::refresh_session_when(move || matches!(revoke.value().get(), Some(Ok(_))));
     let keys = Resource::new(
         move || (created.get(), revoke.version().get()),
         |_| get_api_keys(),
@@ -199,7 +202,8 @@ fn KeysTable(keys: Vec<ApiKeyRow>, revoke: ServerAction<RevokeApiKey>) -> impl I
                     <td>{k.org_name}</td>
                     <td>{k.created}</td>
                     <td>{k.last_used.unwrap_or_else(|| "Never".to_string())}</td>
-                    <td>{k.expires.unwrap_or_else(|| "Never".to_string())}</td>
+                    <td>{k.expires.unwrap_or_else(|| "Never".to_string())}
+                        {k.expires_in.map(|words| view! { <br/><span class="small muted">{format!("expires {words}")}</span> })}</td>
                     <td>{if active {
                         view! {
                             <button type="button" class="button small danger" aria-label=label
@@ -228,4 +232,22 @@ fn KeysTable(keys: Vec<ApiKeyRow>, revoke: ServerAction<RevokeApiKey>) -> impl I
         </table>
     }
     .into_any()
+}
+
+/// The notice at the top of every page while one of the user's keys is about to expire (the
+/// warnings 7 days and 1 day before), until they dismiss it.
+#[component]
+pub fn KeyExpiryBanner(expires_in: String) -> impl IntoView {
+    let dismiss = ServerAction::<DismissKeyExpiryNotices>::new();
+    crate::layout::refresh_session_when(move || matches!(dismiss.value().get(), Some(Ok(_))));
+    view! {
+        <div class="banner" role="status" data-testid="key-expiry-banner">
+            {format!("An API key of yours expires {expires_in}; scripts that use it will then be refused. ")}
+            <A href="/profile#api-keys">"Review your API keys"</A>
+            " "
+            <ActionForm action=dismiss attr:class="inline">
+                <button type="submit" class="button small secondary">"Dismiss"</button>
+            </ActionForm>
+        </div>
+    }
 }

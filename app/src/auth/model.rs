@@ -14,6 +14,9 @@ pub struct SessionInfo {
     pub two_factor_enabled: bool,
     /// Organizations that asked this user (Notify) to turn on 2FA, while it is off.
     pub two_factor_notices: Vec<String>,
+    /// One of the user's API keys expires soon ("in 6 days"): the warning they have not
+    /// dismissed.
+    pub key_expiry: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

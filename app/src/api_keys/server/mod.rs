@@ -1,5 +1,6 @@
 //! Creating, listing and revoking keys, and authenticating REST requests with them.
 
+pub mod expiry;
 pub mod limiter;
 pub mod secret;
 
@@ -196,6 +197,10 @@ async fn list(
                 created: iso_date(r.created_at),
                 last_used: r.last_used_at.map(date_time),
                 expires: r.expires_at.map(iso_date),
+                expires_in: r
+                    .expires_at
+                    .filter(|_| state == "active")
+                    .map(|e| crate::orgs::server::expires_in_words(e - now)),
                 state: state.to_string(),
             }
         })

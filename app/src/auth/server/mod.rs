@@ -128,6 +128,9 @@ pub struct Session {
     pub authenticated_at: i64,
     /// Whether the user has a second factor (read with the session).
     pub two_factor_enabled: bool,
+    /// The expiry of the user's soonest-expiring key that they were warned about and have not
+    /// dismissed (read with the session).
+    pub key_expiry_at: Option<i64>,
     pub name: String,
     pub email: String,
     pub current_org_id: Option<i64>,
@@ -154,10 +157,10 @@ async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Ses
         return Ok(None);
     };
     let id_hash = token_hash(token);
-    let Some(row) = store::find_session(state, &id_hash).await? else {
+    let now = state.now();
+    let Some(row) = store::find_session(state, &id_hash, now).await? else {
         return Ok(None);
     };
-    let now = state.now();
     let idle = state.settings.session_idle.as_secs() as i64;
     if row.expires_at <= now || row.last_seen_at + idle <= now {
         store::delete_session(state, &id_hash).await?;
@@ -173,6 +176,7 @@ async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Ses
         user_id: row.user_id,
         authenticated_at: row.authenticated_at,
         two_factor_enabled: row.totp_enabled_at.is_some(),
+        key_expiry_at: row.key_expiry_at,
         name: row.name,
         email: row.email,
         current_org_id: row.current_org_id,
@@ -225,9 +229,13 @@ pub async fn session_info(state: &AppState, session: &Session) -> Result<Session
             .map(|o| o.name.clone())
             .collect()
     };
+    let key_expiry = session
+        .key_expiry_at
+        .map(|at| crate::orgs::server::expires_in_words(at - state.now()));
     Ok(SessionInfo {
         two_factor_enabled,
         two_factor_notices,
+        key_expiry,
         user_id: session.user_id,
         name: session.name.clone(),
         email: session.email.clone(),

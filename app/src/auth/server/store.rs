@@ -13,18 +13,28 @@ pub struct SessionRow {
     pub name: String,
     pub email: String,
     pub totp_enabled_at: Option<i64>,
+    /// When the soonest-expiring key with an undismissed expiry warning expires.
+    pub key_expiry_at: Option<i64>,
 }
 
 /// The session with this id hash, and its user: read on every signed-in request.
-pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<SessionRow>, AppError> {
+pub async fn find_session(
+    state: &AppState,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<SessionRow>, AppError> {
     let row = state
         .db
         .read_one(
             "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email,
-                    s.authenticated_at, u.totp_enabled_at
+                    s.authenticated_at, u.totp_enabled_at,
+                    (SELECT MIN(k.expires_at) FROM api_key_expiry_notices n
+                     JOIN api_keys k ON k.id = n.key_id
+                     WHERE n.user_id = s.user_id AND n.dismissed_at IS NULL
+                       AND k.revoked_at IS NULL AND k.expires_at > $2)
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND u.disabled_at IS NULL",
-            &[id_hash.into()],
+            &[id_hash.into(), now.into()],
         )
         .await?;
     row.map(|r| {
@@ -37,6 +47,7 @@ pub async fn find_session(state: &AppState, id_hash: &str) -> Result<Option<Sess
             email: r.text(5)?,
             authenticated_at: r.i64(6)?,
             totp_enabled_at: r.opt_i64(7)?,
+            key_expiry_at: r.opt_i64(8)?,
         })
     })
     .transpose()
