@@ -15,6 +15,7 @@ pub mod invitations;
 pub mod layout;
 pub mod members;
 pub mod orgs;
+pub mod overview;
 pub mod pages;
 pub mod policy;
 pub mod scans;

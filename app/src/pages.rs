@@ -2,7 +2,7 @@
 
 use crate::auth::model::SessionInfo;
 use crate::layout::SignedIn;
-use crate::policy::{allows, Action};
+use crate::overview::views::OverviewCards;
 use crate::two_factor::views::TwoFactorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,25 +15,25 @@ fn org_title(info: &SessionInfo) -> String {
         .unwrap_or_else(|| "No organization".into())
 }
 
+/// The home page: the current organization's overview (`overview`), or for someone in no
+/// organization, where to go.
 #[component]
 pub fn Home() -> impl IntoView {
     view! {
         <Title text="Overview"/>
         <SignedIn page=|info: SessionInfo| {
             let role = info.current_org.as_ref().map(|o| o.role.label()).unwrap_or("—");
-            let sees_members = info.current_org.as_ref().is_some_and(|o| allows(o.role, Action::ViewMembers));
             view! {
                 <h1>{org_title(&info)}</h1>
                 <p class="muted">"Signed in as " {info.name.clone()} " · your role: " <strong>{role}</strong></p>
-                <div class="tiles">
-                    {sees_members.then(|| view! {
-                        <A href="/members" attr:class="tile"><h2>"Members"</h2><p>"People, roles and invitations."</p></A>
-                        <A href="/groups" attr:class="tile"><h2>"Groups"</h2><p>"Integrations and concurrent scans limits."</p></A>
-                        <A href="/scans" attr:class="tile"><h2>"Scans"</h2><p>"Your groups' scans and the queue."</p></A>
-                    })}
-                    <A href="/settings" attr:class="tile"><h2>"Organization settings"</h2><p>"Security policy and billing."</p></A>
-                    <A href="/profile" attr:class="tile"><h2>"Profile"</h2><p>"Two-factor authentication and API keys."</p></A>
-                </div>
+                {match info.current_org.as_ref() {
+                    Some(org) => view! { <OverviewCards org_id=org.id/> }.into_any(),
+                    None => view! {
+                        <div class="tiles">
+                            <A href="/profile" attr:class="tile"><h2>"Profile"</h2><p>"Two-factor authentication and API keys."</p></A>
+                        </div>
+                    }.into_any(),
+                }}
             }
         }/>
     }

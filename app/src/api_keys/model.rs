@@ -213,6 +213,16 @@ pub struct ApiKeysView {
     pub orgs: Vec<KeyOrgChoice>,
 }
 
+/// A live key that expires within the warning window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiringKey {
+    pub name: String,
+    pub prefix: String,
+    /// Its owner, "Name <email>".
+    pub owner: String,
+    pub expires_in: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

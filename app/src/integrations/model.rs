@@ -63,3 +63,11 @@ pub struct DeliveryRow {
 
 /// How many deliveries a group page lists.
 pub const DELIVERIES_SHOWN: i64 = 20;
+
+/// A group whose integrations failed to deliver recently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingGroup {
+    pub group_id: i64,
+    pub name: String,
+    pub failed: i64,
+}

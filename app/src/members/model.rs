@@ -32,3 +32,16 @@ pub struct Viewer {
     pub can_manage_members: bool,
     pub can_manage_owners: bool,
 }
+
+/// The organization's people at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberFigures {
+    pub members: i64,
+    pub pending_invitations: i64,
+    /// Members with 2FA on (Owners and Admins see it).
+    pub with_two_factor: Option<i64>,
+    /// The organization requires 2FA.
+    pub two_factor_required: bool,
+    /// The end of the grace period, while it runs ("2026-12-05 10:00 UTC").
+    pub two_factor_deadline: Option<String>,
+}

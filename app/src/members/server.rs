@@ -1,4 +1,4 @@
-use super::model::{MemberRow, MembersPage, Viewer};
+use super::model::{MemberFigures, MemberRow, MembersPage, Viewer};
 use crate::auth::server::Actor;
 use crate::domain::Role;
 use crate::error::AppError;
@@ -344,4 +344,44 @@ pub async fn reset_two_factor(
             .await;
     }
     Ok(())
+}
+
+/// The overview's figures: members, pending invitations and, for Owners and Admins, how many
+/// members have 2FA and the organization's 2FA policy.
+pub async fn figures(state: &AppState, actor: &Actor) -> Result<MemberFigures, AppError> {
+    authorize(actor.role, Action::ViewMembers)?;
+    let (members,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1")
+        .bind(actor.org_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    let (pending_invitations,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM invitations WHERE org_id = $1 AND status = 'pending' AND expires_at > $2",
+    )
+    .bind(actor.org_id)
+    .bind(state.now())
+    .fetch_one(&state.db.pool)
+    .await?;
+    let with_two_factor = if allows(actor.role, Action::ManageMembers) {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.org_id = $1 AND u.totp_enabled_at IS NOT NULL",
+        )
+        .bind(actor.org_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+        Some(n)
+    } else {
+        None
+    };
+    let (required, deadline) =
+        crate::two_factor::server::policy::org_policy(state, actor.org_id).await?;
+    Ok(MemberFigures {
+        members,
+        pending_invitations,
+        with_two_factor,
+        two_factor_required: required,
+        two_factor_deadline: deadline
+            .filter(|d| *d > state.now())
+            .map(crate::orgs::server::date_time),
+    })
 }

@@ -101,6 +101,16 @@ pub fn short_time(unix: i64) -> String {
     )
 }
 
+/// A group's scans against its concurrent scans limit (groups with scans running or queued).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupScanUsage {
+    pub group_id: i64,
+    pub name: String,
+    pub running: i64,
+    pub queued: i64,
+    pub limit: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! taken before the running scans are counted, so the limit holds under any concurrency and
 //! across server processes.
 
-use super::model::{ScanGroup, ScanRow, ScanStatus, ScansPage};
+use super::model::{GroupScanUsage, ScanGroup, ScanRow, ScanStatus, ScansPage};
 use crate::api_keys::server::KeyActor;
 use crate::auth::server::Actor;
 use crate::db::Backend;
@@ -579,4 +579,54 @@ pub async fn finish(
     .await?;
     tx.commit().await?;
     get(state, &key.actor, scan_id).await
+}
+
+/// The groups `actor` sees that have scans running or queued, each against its concurrent
+/// scans limit (the overview). One range of the (org_id, status, id) index.
+pub async fn usage(state: &AppState, actor: &Actor) -> Result<Vec<GroupScanUsage>, AppError> {
+    may_use_scans(actor.role)?;
+    let rows: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT g.id, g.name, g.scans_limit,
+                SUM(CASE WHEN s.status = 'running' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN s.status = 'queued' THEN 1 ELSE 0 END)
+         FROM scans s JOIN groups g ON g.id = s.group_id
+         WHERE {} AND s.status IN ('queued', 'running')
+         GROUP BY g.id, g.name, g.scans_limit ORDER BY g.name, g.id LIMIT 50",
+        visible("$1", "$2", "$3")
+    ))
+    .bind(actor.org_id)
+    .bind(sees_all(actor.role))
+    .bind(actor.user_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(group_id, name, limit, running, queued)| GroupScanUsage {
+            group_id,
+            name,
+            running,
+            queued,
+            limit,
+        })
+        .collect())
+}
+
+/// The last scans that finished or failed, of the groups `actor` sees, newest first.
+pub async fn recently_done(
+    state: &AppState,
+    actor: &Actor,
+    limit: i64,
+) -> Result<Vec<ScanRow>, AppError> {
+    may_use_scans(actor.role)?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE {} AND s.status IN ('finished', 'failed') ORDER BY s.id DESC LIMIT $4",
+        visible("$1", "$2", "$3")
+    ))
+    .bind(actor.org_id)
+    .bind(sees_all(actor.role))
+    .bind(actor.user_id)
+    .bind(limit)
+    .fetch_all(&state.db.pool)
+    .await?;
+    rows.into_iter().map(Row::into_scan).collect()
 }

@@ -236,7 +236,7 @@ pub fn SecurityPanel(org_id: i64) -> impl IntoView {
         move |_| two_factor_policy(org_id),
     );
     view! {
-        <section class="card" aria-labelledby="security-title">
+        <section class="card" id="security" aria-labelledby="security-title">
             <h2 id="security-title">"Security"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {

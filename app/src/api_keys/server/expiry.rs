@@ -3,6 +3,7 @@
 //! runs [`warn_due`] on a schedule; the notices' primary key (key, days before) lets exactly one
 //! of them claim each warning, and the rows outlive restarts.
 
+use crate::api_keys::model::ExpiringKey;
 use crate::error::AppError;
 use crate::state::AppState;
 use std::time::Duration;
@@ -131,4 +132,38 @@ pub async fn run_worker(state: AppState, every: Duration, stop: CancellationToke
             () = stop.cancelled() => return,
         }
     }
+}
+
+/// The organization's live keys (only `user_id`'s, when given) that expire within 7 days,
+/// soonest first.
+pub async fn expiring(
+    state: &AppState,
+    org_id: i64,
+    user_id: Option<i64>,
+) -> Result<Vec<ExpiringKey>, AppError> {
+    let now = state.now();
+    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT k.name, k.prefix, u.name, u.email, k.expires_at
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+         WHERE k.revoked_at IS NULL AND k.expires_at > $1 AND k.expires_at <= $2
+           AND k.org_id = $3 AND ($4 IS NULL OR k.user_id = $4)
+         ORDER BY k.expires_at, k.id LIMIT 20",
+    )
+    .bind(now)
+    .bind(now + WARNINGS[0] * DAY)
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(name, prefix, owner_name, email, expires_at)| ExpiringKey {
+                name,
+                prefix,
+                owner: format!("{owner_name} <{email}>"),
+                expires_in: crate::orgs::server::expires_in_words(expires_at - now),
+            },
+        )
+        .collect())
 }

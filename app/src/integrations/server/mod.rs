@@ -2,7 +2,7 @@
 
 pub mod delivery;
 
-use super::model::{DeliveryRow, IntegrationsView, Kind, DELIVERIES_SHOWN};
+use super::model::{DeliveryRow, FailingGroup, IntegrationsView, Kind, DELIVERIES_SHOWN};
 use crate::auth::server::Actor;
 use crate::domain::Email;
 use crate::error::AppError;
@@ -453,4 +453,29 @@ pub async fn enqueue(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The organization's groups whose deliveries failed since `since`, most failures first.
+pub async fn failing_since(
+    state: &AppState,
+    org_id: i64,
+    since: i64,
+) -> Result<Vec<FailingGroup>, AppError> {
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT g.id, g.name, COUNT(*) FROM deliveries d JOIN groups g ON g.id = d.group_id
+         WHERE g.org_id = $1 AND d.status = 'failed' AND d.updated_at >= $2
+         GROUP BY g.id, g.name ORDER BY COUNT(*) DESC, g.name LIMIT 20",
+    )
+    .bind(org_id)
+    .bind(since)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(group_id, name, failed)| FailingGroup {
+            group_id,
+            name,
+            failed,
+        })
+        .collect())
 }

@@ -94,7 +94,8 @@ pub async fn orgs_requiring(state: &AppState, user_id: i64) -> Result<Vec<String
     Ok(rows.into_iter().map(|(name,)| name).collect())
 }
 
-async fn org_policy(state: &AppState, org_id: i64) -> Result<(bool, Option<i64>), AppError> {
+/// Whether the organization requires 2FA, and the end of its grace period (if one was set).
+pub async fn org_policy(state: &AppState, org_id: i64) -> Result<(bool, Option<i64>), AppError> {
     let (required, deadline): (i64, Option<i64>) = sqlx::query_as(
         "SELECT require_two_factor, two_factor_deadline FROM organizations WHERE id = $1",
     )
