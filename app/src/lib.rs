@@ -114,8 +114,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/invite/:token") view=invitations::views::AcceptPage/>
                     <Route path=path!("/audit") view=audit::views::AuditPage/>
                     <Route path=path!("/groups") view=groups::views::GroupsPage/>
-                    <Route path=path!("/groups/:id") view=groups::views::GroupPage/>
+                    <Route path=path!("/groups/:id") view=pages::GroupPage/>
                     <Route path=path!("/scans") view=scans::views::ScansPage/>
+                    <Route path=path!("/scans/:id") view=scans::views::ScanPage/>
                     <Route path=path!("/settings") view=orgs::views::SettingsPage/>
                     <Route path=path!("/profile") view=pages::ProfilePage/>
                 </ParentRoute>

@@ -3,6 +3,7 @@
 use crate::auth::model::SessionInfo;
 use crate::layout::SignedIn;
 use crate::overview::views::OverviewCards;
+use crate::policy::{allows, Action};
 use crate::two_factor::views::TwoFactorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -34,6 +35,29 @@ pub fn Home() -> impl IntoView {
                         </div>
                     }.into_any(),
                 }}
+            }
+        }/>
+    }
+}
+
+/// A group's page (groups) with its scans (scans) for those whose role includes scans.
+#[component]
+pub fn GroupPage() -> impl IntoView {
+    let params = leptos_router::hooks::use_params_map();
+    view! {
+        <Title text="Group"/>
+        <SignedIn page=move |info: SessionInfo| {
+            let group_id = params.with_untracked(|p| p.get("id")).and_then(|id| id.parse::<i64>().ok());
+            match (info.current_org.clone(), group_id) {
+                (Some(org), Some(group_id)) => {
+                    let scans = allows(org.role, Action::Scans { member_of_group: true });
+                    view! {
+                        <crate::groups::views::Group org_id=org.id group_id>
+                            {scans.then(|| view! { <crate::scans::views::GroupScansPanel org_id=org.id group_id/> })}
+                        </crate::groups::views::Group>
+                    }.into_any()
+                }
+                _ => view! { <NotFound/> }.into_any(),
             }
         }/>
     }

@@ -17,6 +17,7 @@ on_both_databases!(
     a_silent_runners_scan_goes_back_to_the_queue,
     cancelled_scans_never_start_and_stop_their_runner,
     scan_events_reach_the_groups_webhook,
+    queued_scans_say_why_they_wait_and_each_scan_has_a_page,
 );
 
 const SCAN_SCOPES: &str = "scans:read scans:write";
@@ -533,4 +534,151 @@ async fn scan_events_reach_the_groups_webhook(app: TestApp) {
     assert_eq!(finished["event"], "scan.finished", "{finished}");
     assert_eq!(finished["data"]["status"], "finished", "{finished}");
     assert_eq!(finished["data"]["result"], "clean", "{finished}");
+}
+
+async fn queued_scans_say_why_they_wait_and_each_scan_has_a_page(app: TestApp) {
+    let (owner, org) = app.new_org("owner@example.com", "Org").await;
+    let (user, user_id) = app
+        .add_member(&owner, org, "user@example.com", "user")
+        .await;
+    let red = app
+        .new_group(
+            &owner,
+            org,
+            "Red Team",
+            "2",
+            &[("member_ids", &user_id.to_string())],
+        )
+        .await;
+    let other = app.new_group(&owner, org, "Other", "1", &[]).await;
+    let key = app.create_key(&owner, org, SCAN_SCOPES, "30").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let scan = create_scan(&app, &key, red, &format!("https://t{i}.example.com"))
+            .await
+            .expect_status(201)
+            .json();
+        ids.push(id_of(&scan));
+    }
+    let hidden = id_of(
+        &create_scan(&app, &key, other, "https://hidden.example.com")
+            .await
+            .expect_status(201)
+            .json(),
+    );
+    for _ in 0..2 {
+        app.api("POST", "/api/v1/scans/claim", Some(&key), None)
+            .await
+            .expect_status(200);
+    }
+    // Claims take the oldest first: ids[0] and ids[1] run (or the Other group's scan, when a
+    // claim picks that group; then one Red Team scan runs).
+    let org_s = org.to_string();
+    let list = app
+        .call(
+            &user,
+            "scans/list",
+            &[("org_id", &org_s), ("group_id", &red.to_string())],
+        )
+        .await
+        .expect_status(200)
+        .json();
+    let scans = list["scans"].as_array().unwrap_or_else(|| panic!("{list}"));
+    let running = scans.iter().filter(|s| s["status"] == "running").count() as i64;
+    let queued: Vec<&Value> = scans.iter().filter(|s| s["status"] == "queued").collect();
+    assert_eq!(running + queued.len() as i64, 5, "{list}");
+    // Newest first: the last queued one in the list is next in line.
+    for (i, s) in queued.iter().rev().enumerate() {
+        assert_eq!(
+            s["waiting"],
+            json!({"running": running, "limit": 2, "place": i as i64 + 1}),
+            "{list}"
+        );
+        assert!(s["heartbeat_at"].is_null(), "{list}");
+    }
+
+    // The scan's page: the runner's result, and 404 for a scan the member may not see.
+    let done = scans
+        .iter()
+        .find(|s| s["status"] == "running")
+        .map(id_of)
+        .unwrap_or_else(|| panic!("a running scan in {list}"));
+    let long_result = format!(
+        "<script>alert(1)</script>{}",
+        "\nline of output".repeat(500)
+    );
+    scan_call(
+        &app,
+        &key,
+        done,
+        "finish",
+        Some(json!({"status": "finished", "result": long_result})),
+    )
+    .await
+    .expect_status(200);
+    let scan = app
+        .call(
+            &user,
+            "scans/get",
+            &[("org_id", &org_s), ("scan_id", &done.to_string())],
+        )
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(
+        (&scan["status"], &scan["result"], &scan["attempts"]),
+        (&json!("finished"), &json!(long_result), &json!(1)),
+        "{scan}"
+    );
+    app.call(
+        &user,
+        "scans/get",
+        &[("org_id", &org_s), ("scan_id", &hidden.to_string())],
+    )
+    .await
+    .expect_error(404, "not_found", None);
+    let page = app
+        .get(&user, &format!("/scans/{done}"), &[])
+        .await
+        .expect_status(200);
+    assert!(
+        page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        page.request
+    );
+    assert!(!page.body.contains("<script>alert(1)"), "{}", page.request);
+
+    // The group page's figures.
+    let group = app
+        .call(
+            &user,
+            "scans/group",
+            &[("org_id", &org_s), ("group_id", &red.to_string())],
+        )
+        .await
+        .expect_status(200)
+        .json();
+    let usage = &group["usage"];
+    assert_eq!(usage["limit"], 2, "{group}");
+    assert_eq!(
+        usage["running"].as_i64().unwrap_or(-1) + usage["queued"].as_i64().unwrap_or(-1),
+        4,
+        "{group}"
+    );
+    assert_eq!(group["recent"].as_array().map(Vec::len), Some(5), "{group}");
+    app.call(
+        &user,
+        "scans/group",
+        &[("org_id", &org_s), ("group_id", &other.to_string())],
+    )
+    .await
+    .expect_error(404, "not_found", None);
+    let (stranger, _) = app.new_org("stranger@example.com", "Elsewhere").await;
+    app.call(
+        &stranger,
+        "scans/group",
+        &[("org_id", &org_s), ("group_id", &red.to_string())],
+    )
+    .await
+    .expect_error(404, "not_found", None);
 }

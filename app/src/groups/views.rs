@@ -14,7 +14,7 @@ use crate::policy::{allows, Action};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn GroupsPage() -> impl IntoView {
@@ -225,23 +225,14 @@ fn NewGroupForm(org_id: i64, max: i64) -> impl IntoView {
     }
 }
 
+/// A group's page: settings, members and integrations; `children` (the group's scans, from
+/// the page that composes it) go below them.
 #[component]
-pub fn GroupPage() -> impl IntoView {
-    let params = use_params_map();
-    view! {
-        <Title text="Group"/>
-        <SignedIn page=move |info: SessionInfo| {
-            let group_id = params.with_untracked(|p| p.get("id")).and_then(|id| id.parse::<i64>().ok());
-            match (info.current_org.clone(), group_id) {
-                (Some(org), Some(group_id)) => view! { <Group org_id=org.id group_id/> }.into_any(),
-                _ => view! { <crate::pages::NotFound/> }.into_any(),
-            }
-        }/>
-    }
-}
-
-#[component]
-fn Group(org_id: i64, group_id: i64) -> impl IntoView {
+pub fn Group(
+    org_id: i64,
+    group_id: i64,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     let update = ServerAction::<UpdateGroup>::new();
     let add = ServerAction::<AddGroupMember>::new();
     let remove = ServerAction::<RemoveGroupMember>::new();
@@ -271,6 +262,7 @@ fn Group(org_id: i64, group_id: i64) -> impl IntoView {
         // nested in streamed ones made hydration fail intermittently. (CSS puts the delete
         // panel, rendered with the group, last.)
         <IntegrationsPanel org_id group_id/>
+        {children.map(|c| c())}
         </div>
     }
 }

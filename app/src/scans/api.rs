@@ -1,7 +1,7 @@
 //! Server functions of the Scans page. Each resolves the member with `org_actor`; the
 //! service decides what they may see and do.
 
-use super::model::{ScanGroup, ScanRow, ScansPage};
+use super::model::{GroupScans, ScanGroup, ScanRow, ScansPage};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -76,4 +76,20 @@ pub async fn cancel_scan(org_id: i64, scan_id: i64) -> Result<ScanRow, AppError>
     let state = state()?;
     let actor = org_actor(&state, org_id).await?;
     server::cancel(&state, &actor, scan_id).await
+}
+
+/// A scan's page.
+#[server(endpoint = "scans/get")]
+pub async fn get_scan(org_id: i64, scan_id: i64) -> Result<ScanRow, AppError> {
+    let state = state()?;
+    let actor = org_actor(&state, org_id).await?;
+    server::get(&state, &actor, scan_id).await
+}
+
+/// A group page's scans: usage against the limit and the latest five.
+#[server(endpoint = "scans/group")]
+pub async fn get_group_scans(org_id: i64, group_id: i64) -> Result<GroupScans, AppError> {
+    let state = state()?;
+    let actor = org_actor(&state, org_id).await?;
+    server::group_scans(&state, &actor, group_id, 5).await
 }

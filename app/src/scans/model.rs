@@ -65,6 +65,47 @@ pub struct ScanRow {
     pub finished_at: Option<i64>,
     pub attempts: i64,
     pub result: Option<String>,
+    /// The runner's last sign of life while it runs.
+    pub heartbeat_at: Option<i64>,
+    /// For a queued scan: why it waits.
+    pub waiting: Option<Waiting>,
+}
+
+/// Why a queued scan waits: its group's running scans against the limit, and its place in the
+/// group's queue (1 = next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub running: i64,
+    pub limit: i64,
+    pub place: i64,
+}
+
+impl Waiting {
+    /// "Red Team is at its limit, 2 of 2 running; 3rd in line", or, with a free slot,
+    /// "waiting for a runner; 1st in line".
+    pub fn describe(&self, group: &str) -> String {
+        let place = format!("{} in line", ordinal(self.place));
+        if self.running >= self.limit {
+            format!(
+                "{group} is at its limit, {} of {} running; {place}",
+                self.running, self.limit
+            )
+        } else {
+            format!("waiting for a runner; {place}")
+        }
+    }
+}
+
+/// 1st, 2nd, 3rd, 4th … 11th, 12th, 13th … 21st.
+pub fn ordinal(n: i64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// A group the user may start scans in (and filter by).
@@ -101,6 +142,13 @@ pub fn short_time(unix: i64) -> String {
     )
 }
 
+/// A group page's scans: its usage and its latest scans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupScans {
+    pub usage: GroupScanUsage,
+    pub recent: Vec<ScanRow>,
+}
+
 /// A group's scans against its concurrent scans limit (groups with scans running or queued).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupScanUsage {
@@ -114,6 +162,39 @@ pub struct GroupScanUsage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn places_read_as_ordinals() {
+        let words: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111]
+            .into_iter()
+            .map(super::ordinal)
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "111th"
+            ]
+        );
+        let full = super::Waiting {
+            running: 2,
+            limit: 2,
+            place: 3,
+        };
+        assert_eq!(
+            full.describe("Red Team"),
+            "Red Team is at its limit, 2 of 2 running; 3rd in line"
+        );
+        let free = super::Waiting {
+            running: 0,
+            limit: 2,
+            place: 1,
+        };
+        assert_eq!(
+            free.describe("Red Team"),
+            "waiting for a runner; 1st in line"
+        );
+    }
 
     #[test]
     fn short_time_is_civil_utc() {

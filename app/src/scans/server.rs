@@ -4,7 +4,9 @@
 //! taken before the running scans are counted, so the limit holds under any concurrency and
 //! across server processes.
 
-use super::model::{GroupScanUsage, ScanGroup, ScanRow, ScanStatus, ScansPage};
+use super::model::{
+    GroupScanUsage, GroupScans, ScanGroup, ScanRow, ScanStatus, ScansPage, Waiting,
+};
 use crate::api_keys::server::KeyActor;
 use crate::auth::server::Actor;
 use crate::db::Backend;
@@ -53,9 +55,15 @@ fn visible(org: &str, all: &str, user: &str) -> String {
     )
 }
 
+/// A scan with its group and author; for a queued scan also its group's running count and its
+/// place in the group's queue (ranges of the (group_id, status, id) index).
 const SELECT: &str = "SELECT s.id, s.group_id, g.name AS group_name, s.target, s.status,
         u.name AS by_name, u.email AS by_email, s.created_at, s.started_at, s.finished_at,
-        s.attempts, s.result
+        s.attempts, s.result, s.heartbeat_at, g.scans_limit,
+        CASE WHEN s.status = 'queued' THEN (SELECT COUNT(*) FROM scans r
+            WHERE r.group_id = s.group_id AND r.status = 'running') END AS running_in_group,
+        CASE WHEN s.status = 'queued' THEN (SELECT COUNT(*) FROM scans q
+            WHERE q.group_id = s.group_id AND q.status = 'queued' AND q.id <= s.id) END AS place
     FROM scans s JOIN groups g ON g.id = s.group_id LEFT JOIN users u ON u.id = s.created_by";
 
 #[derive(sqlx::FromRow)]
@@ -72,6 +80,10 @@ struct Row {
     finished_at: Option<i64>,
     attempts: i64,
     result: Option<String>,
+    heartbeat_at: Option<i64>,
+    scans_limit: i64,
+    running_in_group: Option<i64>,
+    place: Option<i64>,
 }
 
 impl Row {
@@ -94,6 +106,15 @@ impl Row {
             finished_at: self.finished_at,
             attempts: self.attempts,
             result: self.result,
+            heartbeat_at: self.heartbeat_at,
+            waiting: match (self.running_in_group, self.place) {
+                (Some(running), Some(place)) => Some(Waiting {
+                    running,
+                    limit: self.scans_limit,
+                    place,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -629,4 +650,48 @@ pub async fn recently_done(
     .fetch_all(&state.db.pool)
     .await?;
     rows.into_iter().map(Row::into_scan).collect()
+}
+/// One group's running and queued scans against its limit, and its latest scans; 404 for a
+/// group of another organization or one whose scans the actor may not see.
+pub async fn group_scans(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+    recent: i64,
+) -> Result<GroupScans, AppError> {
+    may_use_scans(actor.role)?;
+    let group: Option<(String, i64)> =
+        sqlx::query_as("SELECT name, scans_limit FROM groups WHERE id = $1 AND org_id = $2")
+            .bind(group_id)
+            .bind(actor.org_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    let member_of_group =
+        crate::groups::server::is_member_of(state, group_id, actor.user_id).await?;
+    let Some((name, limit)) = group else {
+        return Err(AppError::NotFound);
+    };
+    if !allows(actor.role, Action::Scans { member_of_group }) {
+        return Err(AppError::NotFound);
+    }
+    let (running, queued): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM scans WHERE group_id = $1 AND status = 'running'),
+                (SELECT COUNT(*) FROM scans WHERE group_id = $1 AND status = 'queued')",
+    )
+    .bind(group_id)
+    .fetch_one(&state.db.pool)
+    .await?;
+    let recent = list(state, actor, Some(group_id), None, None, recent)
+        .await?
+        .scans;
+    Ok(GroupScans {
+        usage: GroupScanUsage {
+            group_id,
+            name,
+            running,
+            queued,
+            limit,
+        },
+        recent,
+    })
 }

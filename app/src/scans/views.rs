@@ -2,7 +2,7 @@
 //! **New scan**, **Cancel**. It refreshes itself every few seconds, so a queued scan is seen
 //! to start when a runner claims it.
 
-use super::api::{list_scans, scan_groups, CancelScan, StartScan};
+use super::api::{get_group_scans, get_scan, list_scans, scan_groups, CancelScan, StartScan};
 use super::model::{short_time, ScanGroup, ScanRow, ScanStatus, ScansPage};
 use crate::auth::model::SessionInfo;
 use crate::forms::{field_error, general_error, Field};
@@ -11,7 +11,7 @@ use crate::policy::{allows, Action};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use std::time::Duration;
 
 const REFRESH: Duration = Duration::from_secs(4);
@@ -205,11 +205,15 @@ fn ScanLine(s: ScanRow, org_id: i64, cancel: ServerAction<CancelScan>) -> impl I
     let open = s.status.is_open();
     let label = format!("Cancel scan of {}", s.target);
     let status = s.status.as_str();
+    let waiting = s.waiting.map(|w| w.describe(&s.group_name));
     view! {
         <tr>
-            <td><code>{s.target.clone()}</code>{s.result.clone().map(|r| view! { <div class="muted small">{r}</div> })}</td>
-            <td>{s.group_name}</td>
-            <td><span class=format!("status status-{status}") data-testid="scan-status">{status}</span></td>
+            <td><A href=format!("/scans/{scan_id}")><code>{s.target.clone()}</code></A>{s.result.clone().map(|r| view! { <div class="muted small result-preview">{r}</div> })}</td>
+            <td>{s.group_name.clone()}</td>
+            <td>
+                <span class=format!("badge {status}") data-testid="scan-status">{status}</span>
+                {waiting.map(|w| view! { <div class="muted small" data-testid="scan-waiting">{w}</div> })}
+            </td>
             <td class="small">{s.started_by}</td>
             <td class="small">{short_time(s.created_at)}</td>
             <td class="small">{s.started_at.map(short_time).unwrap_or_default()}</td>
@@ -219,5 +223,170 @@ fn ScanLine(s: ScanRow, org_id: i64, cancel: ServerAction<CancelScan>) -> impl I
                     on:click=move |_| { cancel.dispatch(CancelScan { org_id, scan_id }); }>"Cancel"</button>
             })}</td>
         </tr>
+    }
+}
+
+/// A scan's own page (`/scans/{id}`): what, where, who, its history and the runner's result;
+/// it refreshes itself while the scan is queued or running.
+#[component]
+pub fn ScanPage() -> impl IntoView {
+    view! {
+        <Title text="Scan"/>
+        <SignedIn page=|info: SessionInfo| match info.current_org.clone() {
+            Some(org) if allows(org.role, Action::Scans { member_of_group: true }) => view! { <ScanDetail org_id=org.id/> }.into_any(),
+            Some(_) => view! {
+                <h1>"Scan"</h1>
+                <p class="card empty" role="alert">"Your role does not include scans."</p>
+            }.into_any(),
+            None => view! { <p class="card empty">"You are not a member of any organization."</p> }.into_any(),
+        }/>
+    }
+}
+
+#[component]
+fn ScanDetail(org_id: i64) -> impl IntoView {
+    let params = use_params_map();
+    let scan_id = move || params.with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok()));
+    let cancel = ServerAction::<CancelScan>::new();
+    // Refreshed while open; a finished scan is not asked again.
+    let open = RwSignal::new(true);
+    let tick = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        let refresh = move || {
+            if open.get_untracked() {
+                tick.update(|t| *t += 1);
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(refresh, REFRESH) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let scan = Resource::new(
+        move || (scan_id(), tick.get(), cancel.version().get()),
+        move |(id, _, _)| async move {
+            match id {
+                Some(id) => get_scan(org_id, id).await,
+                None => Err(crate::error::AppError::NotFound),
+            }
+        },
+    );
+    view! {
+        <p class="form-error" role="alert">{move || general_error(cancel.value(), &[]).get()}</p>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match scan.await {
+                    Ok(s) => {
+                        open.set(s.status.is_open());
+                        view! { <ScanFacts s org_id cancel/> }.into_any()
+                    }
+                    Err(crate::error::AppError::NotFound) => view! {
+                        <h1>"Scan not found"</h1>
+                        <p class="card empty">"There is no such scan in your groups. " <A href="/scans">"All scans"</A></p>
+                    }.into_any(),
+                    Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ScanFacts(s: ScanRow, org_id: i64, cancel: ServerAction<CancelScan>) -> impl IntoView {
+    let scan_id = s.id;
+    let status = s.status.as_str();
+    let waiting = s.waiting.map(|w| w.describe(&s.group_name));
+    let ended = s.finished_at.map(|t| {
+        let word = match s.status {
+            ScanStatus::Failed => "Failed",
+            ScanStatus::Cancelled => "Cancelled",
+            _ => "Finished",
+        };
+        view! { <li><strong>{word}</strong>" "{short_time(t)}</li> }
+    });
+    let heartbeat = (s.status == ScanStatus::Running)
+        .then_some(s.heartbeat_at)
+        .flatten()
+        .map(|t| view! { <li><strong>"Last heartbeat"</strong>" "{short_time(t)}</li> });
+    let label = format!("Cancel scan of {}", s.target);
+    view! {
+        <div class="page-head">
+            <h1>"Scan of " <code>{s.target.clone()}</code></h1>
+            {s.status.is_open().then(|| view! {
+                <button type="button" class="button danger" aria-label=label
+                    on:click=move |_| { cancel.dispatch(CancelScan { org_id, scan_id }); }>"Cancel"</button>
+            })}
+        </div>
+        <p>
+            <span class=format!("badge {status}") data-testid="scan-status">{status}</span>
+            {waiting.map(|w| view! { " " <span class="muted" data-testid="scan-waiting">{w}</span> })}
+        </p>
+        <section class="card" aria-labelledby="scan-facts">
+            <h2 id="scan-facts">"Details"</h2>
+            <dl class="facts">
+                <dt>"Group"</dt><dd><A href=format!("/groups/{}", s.group_id)>{s.group_name.clone()}</A></dd>
+                <dt>"Started by"</dt><dd>{s.started_by.clone()}</dd>
+                <dt>"Attempts"</dt><dd>{s.attempts}</dd>
+            </dl>
+            <h3>"History"</h3>
+            <ol class="history" data-testid="scan-history">
+                <li><strong>"Queued"</strong>" "{short_time(s.created_at)}</li>
+                {s.started_at.map(|t| view! { <li><strong>"Started"</strong>" "{short_time(t)}</li> })}
+                {heartbeat}
+                {ended}
+            </ol>
+        </section>
+        <section class="card" aria-labelledby="scan-result">
+            <h2 id="scan-result">"Result"</h2>
+            {match s.result.clone() {
+                Some(result) => view! { <pre class="result" tabindex="0" data-testid="scan-result">{result}</pre> }.into_any(),
+                None => view! { <p class="muted">"No result yet."</p> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// A group page's scans: "1 of 2 running, 3 queued" and the latest scans, refreshed with the
+/// Scans page's rhythm.
+#[component]
+pub fn GroupScansPanel(org_id: i64, group_id: i64) -> impl IntoView {
+    let tick = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), REFRESH) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let scans = Resource::new(
+        move || tick.get(),
+        move |_| get_group_scans(org_id, group_id),
+    );
+    view! {
+        <section class="card" aria-labelledby="group-scans">
+            <h2 id="group-scans">"Scans"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match scans.await {
+                        Ok(g) => {
+                            let u = g.usage;
+                            let rows = g.recent.into_iter().map(|s| {
+                                let status = s.status.as_str();
+                                view! {
+                                    <li>
+                                        <A href=format!("/scans/{}", s.id)><code>{s.target}</code></A>" "
+                                        <span class=format!("badge {status}")>{status}</span>" "
+                                        <span class="muted small">{short_time(s.created_at)}</span>
+                                    </li>
+                                }
+                            }).collect_view();
+                            view! {
+                                <p data-testid="group-scan-usage">{format!("{} of {} running, {} queued", u.running, u.limit, u.queued)}</p>
+                                <ul class="plain">{rows}</ul>
+                                <p><A href=format!("/scans?group_id={group_id}")>"All scans of this group"</A></p>
+                            }.into_any()
+                        }
+                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }
