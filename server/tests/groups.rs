@@ -505,6 +505,27 @@ async fn deliveries(app: &TestApp) -> Vec<(String, String, i64)> {
         .expect("deliveries")
 }
 
+/// Waits until the delivery worker has recorded attempt `attempts` of `event` as `status`.
+/// `attempts` counts up when a worker claims the delivery, before it sends; the outcome is
+/// recorded (and the claim released) only when the attempt ends, so "attempts = 1" alone
+/// would also match an attempt still in flight.
+async fn wait_recorded(app: &TestApp, event: &str, status: &str, attempts: i64) {
+    let sql = format!(
+        "SELECT COUNT(*) FROM deliveries
+         WHERE event = '{event}' AND status = '{status}' AND attempts = {attempts} AND claimed_until = 0"
+    );
+    for _ in 0..200 {
+        if app.count(&sql).await == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "attempt {attempts} of {event} was not recorded as {status} within 10 s: {:?}",
+        deliveries(app).await
+    );
+}
+
 async fn group_events_reach_a_webhook_signed_and_retried(app: TestApp) {
     let mut receiver = start_receiver(&[200, 500, 200]).await;
     let (owner, org) = app.new_org("owner@example.com", "Org").await;
@@ -589,37 +610,12 @@ async fn group_events_reach_a_webhook_signed_and_retried(app: TestApp) {
         "{event}"
     );
     // Wait until the failed attempt is recorded, then move past the backoff.
-    for _ in 0..100 {
-        if deliveries(&app)
-            .await
-            .iter()
-            .any(|d| d.0 == "group.member_added" && d.2 == 1 && d.1 == "pending")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let before = deliveries(&app).await;
-    assert!(
-        before
-            .iter()
-            .any(|d| d.0 == "group.member_added" && d.1 == "pending"),
-        "{before:?}"
-    );
+    wait_recorded(&app, "group.member_added", "pending", 1).await;
     app.clock.advance(Duration::from_secs(10));
     let (headers, retried) = next_request(&mut receiver).await;
     verify_signature(&headers, &retried);
     assert_eq!(retried, body, "the retry carries the same event");
-    for _ in 0..100 {
-        if deliveries(&app)
-            .await
-            .iter()
-            .any(|d| d.0 == "group.member_added" && d.1 == "delivered")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_recorded(&app, "group.member_added", "delivered", 2).await;
     let after = deliveries(&app).await;
     assert!(
         after.contains(&("group.member_added".to_string(), "delivered".to_string(), 2)),
@@ -675,12 +671,7 @@ async fn queued_deliveries_survive_a_restart(app: TestApp) {
     )
     .await
     .expect_status(200);
-    for _ in 0..100 {
-        if deliveries(&app).await.iter().any(|d| d.2 >= 1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_recorded(&app, "group.settings_changed", "pending", 1).await;
     assert_eq!(
         deliveries(&app).await,
         [(
