@@ -40,9 +40,12 @@ if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
 fi
 
 if [ "${1:-}" = "--e2e" ]; then
-  if [ ! -d end2end/node_modules/@playwright/test ]; then
+  # Again whenever the lock file changed since the last install.
+  if ! cmp -s end2end/package-lock.json end2end/node_modules/.installed-lock.json; then
     say "installing end2end npm packages"
-    (cd end2end && npm ci --no-audit --no-fund --loglevel=error) || missing+=("end2end npm packages")
+    { (cd end2end && npm ci --no-audit --no-fund --loglevel=error) \
+        && cp end2end/package-lock.json end2end/node_modules/.installed-lock.json; } \
+      || missing+=("end2end npm packages")
   fi
   # The API contract's tools (OpenAPI validator, schemathesis, a client generator), from PyPI.
   if [ ! -x tools/venv/bin/schemathesis ] || ! cmp -s end2end/contract/requirements.txt tools/venv/requirements.txt; then
