@@ -46,13 +46,23 @@ fn may_use_scans(role: Role) -> Result<(), AppError> {
     )
 }
 
-/// The scans `actor` may see: `org`, `all` and `user` are the placeholders holding the
-/// organization id, [`sees_all`] and the user id.
-fn visible(org: &str, all: &str, user: &str) -> String {
-    format!(
-        "s.org_id = {org} AND ({all} = 1 OR EXISTS (SELECT 1 FROM group_members gm
-            WHERE gm.group_id = s.group_id AND gm.user_id = {user}))"
-    )
+/// The scans an actor sees: their organization's, all of them for roles that see every group
+/// (`$2` = 1), else those of groups the user (`$3`) belongs to. Bound by [`for_actor`].
+const VISIBLE: &str = "s.org_id = $1 AND ($2 = 1 OR EXISTS (SELECT 1 FROM group_members gm
+            WHERE gm.group_id = s.group_id AND gm.user_id = $3))";
+
+/// `sql` (which uses [`VISIBLE`]) with the actor bound as `$1`–`$3`.
+fn for_actor<'q, O>(
+    sql: &'q str,
+    actor: &Actor,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    sqlx::query_as(sql)
+        .bind(actor.org_id)
+        .bind(sees_all(actor.role))
+        .bind(actor.user_id)
 }
 
 /// A scan with its group and author; for a queued scan also its group's running count and its
@@ -156,20 +166,17 @@ pub async fn list(
     limit: i64,
 ) -> Result<ScansPage, AppError> {
     may_use_scans(actor.role)?;
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE {} AND ($4 IS NULL OR s.group_id = $4) AND ($5 IS NULL OR s.status = $5)
-           AND s.id < $6 ORDER BY s.id DESC LIMIT $7",
-        visible("$1", "$2", "$3")
-    ))
-    .bind(actor.org_id)
-    .bind(sees_all(actor.role))
-    .bind(actor.user_id)
-    .bind(group_id)
-    .bind(status.map(ScanStatus::as_str))
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(limit + 1)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let sql = format!(
+        "{SELECT} WHERE {VISIBLE} AND ($4 IS NULL OR s.group_id = $4) AND ($5 IS NULL OR s.status = $5)
+           AND s.id < $6 ORDER BY s.id DESC LIMIT $7"
+    );
+    let rows: Vec<Row> = for_actor(&sql, actor)
+        .bind(group_id)
+        .bind(status.map(ScanStatus::as_str))
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit + 1)
+        .fetch_all(&state.db.pool)
+        .await?;
     let has_more = rows.len() as i64 > limit;
     let scans = rows
         .into_iter()
@@ -205,16 +212,11 @@ pub async fn groups(state: &AppState, actor: &Actor) -> Result<Vec<ScanGroup>, A
 /// One scan; 404 when it is in another organization or in a group the actor is not in.
 pub async fn get(state: &AppState, actor: &Actor, scan_id: i64) -> Result<ScanRow, AppError> {
     may_use_scans(actor.role)?;
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE {} AND s.id = $4",
-        visible("$1", "$2", "$3")
-    ))
-    .bind(actor.org_id)
-    .bind(sees_all(actor.role))
-    .bind(actor.user_id)
-    .bind(scan_id)
-    .fetch_optional(&state.db.pool)
-    .await?;
+    let sql = format!("{SELECT} WHERE {VISIBLE} AND s.id = $4");
+    let row: Option<Row> = for_actor(&sql, actor)
+        .bind(scan_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
     row.ok_or(AppError::NotFound)?.into_scan()
 }
 
@@ -411,18 +413,13 @@ pub async fn claim(state: &AppState, key: &KeyActor) -> Result<Option<ScanRow>, 
         // Without a lock: the groups of the oldest queued scans that have a free slot. Runners
         // claiming at once start at different places in that list, so that they take
         // different groups' locks instead of all queueing for the oldest scan's group.
-        let candidates: Vec<(i64,)> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT s.group_id FROM scans s JOIN groups g ON g.id = s.group_id
-             WHERE {} AND s.status = 'queued'
+             WHERE {VISIBLE} AND s.status = 'queued'
                AND (SELECT COUNT(*) FROM scans r WHERE r.group_id = s.group_id AND r.status = 'running') < g.scans_limit
-             ORDER BY s.id LIMIT {CLAIM_CANDIDATES}",
-            visible("$1", "$2", "$3")
-        ))
-        .bind(actor.org_id)
-        .bind(sees_all(actor.role))
-        .bind(actor.user_id)
-        .fetch_all(&state.db.pool)
-        .await?;
+             ORDER BY s.id LIMIT {CLAIM_CANDIDATES}"
+        );
+        let candidates: Vec<(i64,)> = for_actor(&sql, actor).fetch_all(&state.db.pool).await?;
         let mut groups: Vec<i64> = Vec::with_capacity(candidates.len());
         for (group_id,) in candidates {
             if !groups.contains(&group_id) {
@@ -606,20 +603,16 @@ pub async fn finish(
 /// scans limit (the overview). One range of the (org_id, status, id) index.
 pub async fn usage(state: &AppState, actor: &Actor) -> Result<Vec<GroupScanUsage>, AppError> {
     may_use_scans(actor.role)?;
-    let rows: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT g.id, g.name, g.scans_limit,
                 SUM(CASE WHEN s.status = 'running' THEN 1 ELSE 0 END),
                 SUM(CASE WHEN s.status = 'queued' THEN 1 ELSE 0 END)
          FROM scans s JOIN groups g ON g.id = s.group_id
-         WHERE {} AND s.status IN ('queued', 'running')
-         GROUP BY g.id, g.name, g.scans_limit ORDER BY g.name, g.id LIMIT 50",
-        visible("$1", "$2", "$3")
-    ))
-    .bind(actor.org_id)
-    .bind(sees_all(actor.role))
-    .bind(actor.user_id)
-    .fetch_all(&state.db.pool)
-    .await?;
+         WHERE {VISIBLE} AND s.status IN ('queued', 'running')
+         GROUP BY g.id, g.name, g.scans_limit ORDER BY g.name, g.id LIMIT 50"
+    );
+    let rows: Vec<(i64, String, i64, i64, i64)> =
+        for_actor(&sql, actor).fetch_all(&state.db.pool).await?;
     Ok(rows
         .into_iter()
         .map(|(group_id, name, limit, running, queued)| GroupScanUsage {
@@ -639,16 +632,13 @@ pub async fn recently_done(
     limit: i64,
 ) -> Result<Vec<ScanRow>, AppError> {
     may_use_scans(actor.role)?;
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE {} AND s.status IN ('finished', 'failed') ORDER BY s.id DESC LIMIT $4",
-        visible("$1", "$2", "$3")
-    ))
-    .bind(actor.org_id)
-    .bind(sees_all(actor.role))
-    .bind(actor.user_id)
-    .bind(limit)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let sql = format!(
+        "{SELECT} WHERE {VISIBLE} AND s.status IN ('finished', 'failed') ORDER BY s.id DESC LIMIT $4"
+    );
+    let rows: Vec<Row> = for_actor(&sql, actor)
+        .bind(limit)
+        .fetch_all(&state.db.pool)
+        .await?;
     rows.into_iter().map(Row::into_scan).collect()
 }
 /// One group's running and queued scans against its limit, and its latest scans; 404 for a
