@@ -103,9 +103,23 @@ test('an Owner requires 2FA and a member without it is sent to 2FA setup', async
   await expect(page.getByText('Notified 1 member.')).toBeVisible();
   await page.getByRole('checkbox', { name: 'Require two-factor authentication' }).check();
   await page.getByLabel('Grace period (days, 0–30)').fill('0');
-  await page.getByRole('button', { name: 'Apply' }).click();
-  await expect(page.getByRole('alertdialog')).toContainText('1 member without it will lose access at once');
-  await page.getByRole('alertdialog').getByRole('button', { name: 'Require two-factor authentication' }).click();
+  // With the keyboard alone: Apply opens the confirmation with focus on its button; Cancel
+  // (Shift+Tab… Enter) returns focus to Apply; Enter on Apply opens it again.
+  const apply = page.getByRole('button', { name: 'Apply' });
+  await apply.focus();
+  await page.keyboard.press('Enter');
+  const confirmation = page.getByRole('alertdialog');
+  await expect(confirmation).toContainText('1 member without it will lose access at once');
+  const confirm = confirmation.getByRole('button', { name: 'Require two-factor authentication' });
+  await expect(confirm).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(confirmation.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(confirmation).toHaveCount(0);
+  await expect(apply).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(confirm).toBeFocused();
+  await page.keyboard.press('Enter');
   await expect(page.getByTestId('policy-status')).toHaveText('Two-factor authentication is required of every member.');
   await page.screenshot({ path: 'test-results/two-factor-policy.png', fullPage: true });
 

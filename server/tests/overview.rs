@@ -134,6 +134,11 @@ async fn each_role_sees_its_part_of_the_overview(app: TestApp) {
         (&json!(4), &json!(1), &json!(1), &json!(false)),
         "{o}"
     );
+    // The Owner's link goes to the policy panel, which lists them; an Admin's to the members.
+    assert_eq!(m["policy_visible"], true, "{o}");
+    let as_admin = overview(&app, &admin, org).await;
+    assert_eq!(as_admin["members"]["with_two_factor"], 1, "{as_admin}");
+    assert_eq!(as_admin["members"]["policy_visible"], false, "{as_admin}");
     assert_eq!(
         o["scan_usage"],
         json!([{"group_id": red, "name": "Red Team", "running": 1, "queued": 1, "limit": 1}]),

@@ -40,6 +40,9 @@ pub struct MemberFigures {
     pub pending_invitations: i64,
     /// Members with 2FA on (Owners and Admins see it).
     pub with_two_factor: Option<i64>,
+    /// The viewer may see the 2FA policy panel, which lists the members without 2FA (Owners);
+    /// Admins find them in the members list's 2FA column.
+    pub policy_visible: bool,
     /// The organization requires 2FA.
     pub two_factor_required: bool,
     /// The end of the grace period, while it runs ("2026-12-05 10:00 UTC").

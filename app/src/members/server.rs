@@ -379,6 +379,7 @@ pub async fn figures(state: &AppState, actor: &Actor) -> Result<MemberFigures, A
         members,
         pending_invitations,
         with_two_factor,
+        policy_visible: allows(actor.role, Action::ManageOrganization),
         two_factor_required: required,
         two_factor_deadline: deadline
             .filter(|d| *d > state.now())

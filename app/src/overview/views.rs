@@ -85,7 +85,10 @@ fn MembersCard(m: MemberFigures) -> impl IntoView {
         view! {
             <p data-testid="two-factor-compliance">
                 <strong>{format!("{with} of {}", plural(m.members, "member", "members"))}</strong>" use two-factor authentication. "
-                {(without > 0).then(|| view! { <A href="/settings#security">{format!("See the {without} without it")}</A> })}
+                {(without > 0).then(|| {
+                    let href = if m.policy_visible { "/settings#security" } else { "/members" };
+                    view! { <A href=href>{format!("See the {without} without it")}</A> }
+                })}
             </p>
             <p class="muted">"Two-factor authentication: "{policy}</p>
         }

@@ -260,6 +260,24 @@ fn PolicyForm(
     let wanted = RwSignal::new(policy.required);
     let grace = RwSignal::new("7".to_string());
     let confirming = RwSignal::new(false);
+    // Keyboard users land on the confirmation when it opens and back on Apply when it is
+    // cancelled, instead of at the top of the page.
+    let confirm_button = NodeRef::<leptos::html::Button>::new();
+    let apply_button = NodeRef::<leptos::html::Button>::new();
+    let return_to_apply = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(button) = confirm_button.get() {
+            let _ = button.focus();
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(button) = apply_button.get() {
+            if return_to_apply.get_untracked() {
+                return_to_apply.set(false);
+                let _ = button.focus();
+            }
+        }
+    });
     let required = policy.required;
     let count = policy.without_count;
     let may_change = policy.viewer_has_two_factor;
@@ -308,7 +326,7 @@ fn PolicyForm(
                 <input id="grace-days" type="number" min="0" max=MAX_GRACE_DAYS.to_string() prop:value=move || grace.get()
                     on:input=move |ev| grace.set(event_target_value(&ev))/>
             </div>
-            <button type="button" class="button" on:click=move |_| confirming.set(true)>"Apply"</button>
+            <button type="button" class="button" node_ref=apply_button on:click=move |_| confirming.set(true)>"Apply"</button>
         })}
         {move || (wanted.get() && !required && confirming.get()).then(|| {
             let days = grace.get();
@@ -328,9 +346,12 @@ fn PolicyForm(
                         <input type="hidden" name="require" value="on"/>
                         <input type="hidden" name="grace_days" value=days/>
                         <p class="form-error" role="alert">{move || general_error(set.value(), &[]).get()}</p>
-                        <button type="submit" class="button">"Require two-factor authentication"</button>
+                        <button type="submit" class="button" node_ref=confirm_button>"Require two-factor authentication"</button>
                         " "
-                        <button type="button" class="button secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        <button type="button" class="button secondary" on:click=move |_| {
+                            return_to_apply.set(true);
+                            confirming.set(false);
+                        }>"Cancel"</button>
                     </ActionForm>
                 </div>
             }
