@@ -209,6 +209,29 @@ pub async fn groups(state: &AppState, actor: &Actor) -> Result<Vec<ScanGroup>, A
         .collect())
 }
 
+/// The name and limit of a group whose scans `actor` may see and start; another
+/// organization's group, or one whose scans this member may not see, is not found (as reading
+/// its scans would be).
+async fn visible_group(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+) -> Result<(String, i64), AppError> {
+    may_use_scans(actor.role)?;
+    let group: Option<(String, i64)> =
+        sqlx::query_as("SELECT name, scans_limit FROM groups WHERE id = $1 AND org_id = $2")
+            .bind(group_id)
+            .bind(actor.org_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    let member_of_group =
+        crate::groups::server::is_member_of(state, group_id, actor.user_id).await?;
+    match group {
+        Some(group) if allows(actor.role, Action::Scans { member_of_group }) => Ok(group),
+        _ => Err(AppError::NotFound),
+    }
+}
+
 /// One scan; 404 when it is in another organization or in a group the actor is not in.
 pub async fn get(state: &AppState, actor: &Actor, scan_id: i64) -> Result<ScanRow, AppError> {
     may_use_scans(actor.role)?;
@@ -227,20 +250,7 @@ pub async fn create(
     group_id: i64,
     target: String,
 ) -> Result<ScanRow, AppError> {
-    may_use_scans(actor.role)?;
-    let in_org: Option<(i64,)> =
-        sqlx::query_as("SELECT id FROM groups WHERE id = $1 AND org_id = $2")
-            .bind(group_id)
-            .bind(actor.org_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    let member_of_group =
-        crate::groups::server::is_member_of(state, group_id, actor.user_id).await?;
-    // Another organization's group, or one whose scans this member may not see: not found,
-    // as reading its scans would be.
-    if in_org.is_none() || !allows(actor.role, Action::Scans { member_of_group }) {
-        return Err(AppError::NotFound);
-    }
+    visible_group(state, actor, group_id).await?;
     let mut tx = state.db.pool.begin().await?;
     // The group's lock (as claims take it) makes the count below the one this scan joins:
     // concurrent requests cannot all slip under the cap.
@@ -649,21 +659,7 @@ pub async fn group_scans(
     group_id: i64,
     recent: i64,
 ) -> Result<GroupScans, AppError> {
-    may_use_scans(actor.role)?;
-    let group: Option<(String, i64)> =
-        sqlx::query_as("SELECT name, scans_limit FROM groups WHERE id = $1 AND org_id = $2")
-            .bind(group_id)
-            .bind(actor.org_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    let member_of_group =
-        crate::groups::server::is_member_of(state, group_id, actor.user_id).await?;
-    let Some((name, limit)) = group else {
-        return Err(AppError::NotFound);
-    };
-    if !allows(actor.role, Action::Scans { member_of_group }) {
-        return Err(AppError::NotFound);
-    }
+    let (name, limit) = visible_group(state, actor, group_id).await?;
     let (running, queued): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM scans WHERE group_id = $1 AND status = 'running'),
                 (SELECT COUNT(*) FROM scans WHERE group_id = $1 AND status = 'queued')",
