@@ -58,7 +58,23 @@ time_query "members page 1,001 of 2,000, with each member's groups" \
    WHERE gm.org_id = 1 AND gm.user_id IN (SELECT m.user_id FROM memberships m WHERE m.org_id = 1
    AND (m.member_name, m.user_id) > ('User 050000', 50000) ORDER BY m.member_name, m.user_id LIMIT 50);"
 time_query "2FA policy panel: count of members without 2FA" \
-  "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = 1 AND u.totp_enabled_at IS NULL;"
+  "SELECT COUNT(*) FROM memberships m WHERE m.org_id = 1 AND m.two_factor_at IS NULL;"
+time_query "overview: members with 2FA" \
+  "SELECT COUNT(*) FROM memberships WHERE org_id = 1 AND two_factor_at IS NOT NULL;"
 time_query "org access check (membership, policy, 2FA in one row)" \
   "SELECT m.role, o.require_two_factor, m.created_at, u.totp_enabled_at FROM memberships m
    JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id WHERE m.org_id = 1 AND m.user_id = 77777;"
+
+# A deep backlog: 100,000 queued scans in one group; the Scans page's newest 50 with each one's
+# place in line (counted up to 1,001).
+sqlite3 "$db" <<'SQL'
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+INSERT INTO scans (org_id, group_id, target, status, created_at)
+SELECT 1, 1, 'https://host' || i || '.example.com', 'queued', 0 FROM n;
+ANALYZE;
+SQL
+time_query "scans page of a 100,000-scan backlog, with places in line" \
+  "SELECT s.id, (SELECT COUNT(*) FROM scans r WHERE r.group_id = s.group_id AND r.status = 'running'),
+     (SELECT COUNT(*) FROM (SELECT 1 FROM scans q WHERE q.group_id = s.group_id AND q.status = 'queued'
+       AND q.id <= s.id LIMIT 1001) ahead)
+   FROM scans s JOIN groups g ON g.id = s.group_id WHERE s.org_id = 1 ORDER BY s.id DESC LIMIT 50;"

@@ -4,13 +4,14 @@
 mod common;
 
 use common::receiver::start_receiver;
-use common::two_factor::enable;
-use common::TestApp;
+use common::two_factor::{code_at, enable};
+use common::{TestApp, PASSWORD};
 use serde_json::{json, Value};
 
 on_both_databases!(
     each_role_sees_its_part_of_the_overview,
-    another_organizations_overview_is_not_found
+    another_organizations_overview_is_not_found,
+    two_factor_compliance_follows_every_change_of_a_members_factors
 );
 
 const SCAN_SCOPES: &str = "scans:read scans:write";
@@ -208,4 +209,79 @@ async fn another_organizations_overview_is_not_found(app: TestApp) {
     app.call(&stranger, "overview", &[("org_id", "x")])
         .await
         .expect_status(422);
+}
+
+/// Compliance is counted from a copy of each member's 2FA state kept on their memberships (one
+/// index range instead of a lookup per member): it must follow turning 2FA on and off, and a
+/// person with 2FA joining another organization, in every organization at once.
+async fn two_factor_compliance_follows_every_change_of_a_members_factors(app: TestApp) {
+    let (owner, first) = app.new_org("owner@example.com", "First").await;
+    let (member, _) = app
+        .add_member(&owner, first, "member@example.com", "user")
+        .await;
+    let compliance = |org: i64, client: reqwest::Client| {
+        let app = &app;
+        async move {
+            let o = overview(app, &client, org).await;
+            let policy = app
+                .call(&client, "org/two_factor", &[("org_id", &org.to_string())])
+                .await
+                .expect_status(200)
+                .json();
+            (
+                o["members"]["with_two_factor"].as_i64(),
+                o["members"]["members"].as_i64(),
+                policy["without_count"].as_i64(),
+            )
+        }
+    };
+    assert_eq!(
+        compliance(first, owner.clone()).await,
+        (Some(0), Some(2), Some(2))
+    );
+    let (secret, _) = enable(&app, &member).await;
+    assert_eq!(
+        compliance(first, owner.clone()).await,
+        (Some(1), Some(2), Some(1))
+    );
+    enable(&app, &owner).await;
+    assert_eq!(
+        compliance(first, owner.clone()).await,
+        (Some(2), Some(2), Some(0))
+    );
+
+    // The member, with 2FA on, joins a second organization: counted there at once.
+    let (other_owner, second) = app.new_org("other@example.com", "Second").await;
+    let invited = app
+        .invite(&other_owner, second, "Member", "member@example.com", "user")
+        .await
+        .expect_status(200);
+    let token = common::token_of(&invited.json()["link"]);
+    app.call(&member, "invitations/accept", &[("token", &token)])
+        .await
+        .expect_status(200);
+    assert_eq!(
+        compliance(second, other_owner.clone()).await,
+        (Some(1), Some(2), Some(1))
+    );
+
+    // Turning it off counts in both.
+    app.call(
+        &member,
+        "two_factor/disable",
+        &[
+            ("password", PASSWORD),
+            ("code", &code_at(&secret, app.now())),
+        ],
+    )
+    .await
+    .expect_status(200);
+    assert_eq!(
+        compliance(first, owner.clone()).await,
+        (Some(1), Some(2), Some(1))
+    );
+    assert_eq!(
+        compliance(second, other_owner.clone()).await,
+        (Some(0), Some(2), Some(2))
+    );
 }

@@ -363,8 +363,7 @@ pub async fn figures(state: &AppState, actor: &Actor) -> Result<MemberFigures, A
     .await?;
     let with_two_factor = if allows(actor.role, Action::ManageMembers) {
         let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.org_id = $1 AND u.totp_enabled_at IS NOT NULL",
+            "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND two_factor_at IS NOT NULL",
         )
         .bind(actor.org_id)
         .fetch_one(&state.db.pool)

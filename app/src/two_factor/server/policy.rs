@@ -110,16 +110,16 @@ pub async fn view(state: &AppState, actor: &Actor) -> Result<PolicyView, AppErro
     let (required, deadline) = org_policy(state, actor.org_id).await?;
     let (without_count, notified_count): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COUNT(n.user_id)
-         FROM memberships m JOIN users u ON u.id = m.user_id
+         FROM memberships m
          LEFT JOIN two_factor_notices n ON n.user_id = m.user_id AND n.org_id = m.org_id
-         WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL",
+         WHERE m.org_id = $1 AND m.two_factor_at IS NULL",
     )
     .bind(actor.org_id)
     .fetch_one(&state.db.pool)
     .await?;
     let without = sqlx::query_as::<_, (String, String)>(
         "SELECT u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL
+             WHERE m.org_id = $1 AND m.two_factor_at IS NULL
              ORDER BY m.member_name, m.user_id LIMIT $2",
     )
     .bind(actor.org_id)
@@ -148,8 +148,8 @@ pub async fn notify(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
     let mut tx = state.db.pool.begin().await?;
     let done = sqlx::query(
         "INSERT INTO two_factor_notices (user_id, org_id, created_at)
-         SELECT m.user_id, m.org_id, $2 FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL
+         SELECT m.user_id, m.org_id, $2 FROM memberships m
+         WHERE m.org_id = $1 AND m.two_factor_at IS NULL
          ON CONFLICT (user_id, org_id) DO UPDATE SET created_at = excluded.created_at",
     )
     .bind(actor.org_id)
@@ -194,7 +194,7 @@ async fn email_members_without(state: &AppState, org_id: i64) -> Result<(), AppE
         let page: Vec<(i64, String, String, String)> = sqlx::query_as(
             "SELECT m.user_id, m.member_name, u.name, u.email
              FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL
+             WHERE m.org_id = $1 AND m.two_factor_at IS NULL
                AND (m.member_name, m.user_id) > ($2, $3)
              ORDER BY m.member_name, m.user_id LIMIT 200",
         )
@@ -248,8 +248,7 @@ pub async fn set(
     let mut tx = state.db.pool.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let (without,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = $1 AND u.totp_enabled_at IS NULL",
+        "SELECT COUNT(*) FROM memberships m WHERE m.org_id = $1 AND m.two_factor_at IS NULL",
     )
     .bind(actor.org_id)
     .fetch_one(&mut *tx)
