@@ -681,4 +681,38 @@ async fn queued_scans_say_why_they_wait_and_each_scan_has_a_page(app: TestApp) {
     )
     .await
     .expect_error(404, "not_found", None);
+
+    // A deep backlog: places are counted up to 1,000, and a scan further back says so.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+         INSERT INTO scans (org_id, group_id, target, status, created_at)
+         SELECT $1, $2, 'https://deep.example.com', 'queued', 0 FROM n",
+    )
+    .bind(org)
+    .bind(red)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap_or_else(|e| panic!("seeding the backlog: {e}"));
+    let deep = app
+        .call(
+            &user,
+            "scans/list",
+            &[("org_id", &org_s), ("group_id", &red.to_string())],
+        )
+        .await
+        .expect_status(200)
+        .json();
+    let newest = &deep["scans"][0];
+    // Ahead of the newest: 1,000 seeded + the original queued ones, more than are counted.
+    assert_eq!(newest["waiting"]["place"], 1001, "{}", deep["scans"][0]);
+    let page = app
+        .get(&user, &format!("/scans/{}", id_of(newest)), &[])
+        .await
+        .expect_status(200);
+    assert!(
+        page.body.contains("1,000 or more scans ahead"),
+        "{}: {}",
+        page.request,
+        page.body
+    );
 }

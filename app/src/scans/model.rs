@@ -80,11 +80,19 @@ pub struct Waiting {
     pub place: i64,
 }
 
+/// Places in a group's queue are counted this far; a scan further back is "more than 1,000th
+/// in line" (counting a deep backlog for every scan on a page would cost more than it tells).
+pub const PLACES_COUNTED: i64 = 1000;
+
 impl Waiting {
     /// "Red Team is at its limit, 2 of 2 running; 3rd in line", or, with a free slot,
     /// "waiting for a runner; 1st in line".
     pub fn describe(&self, group: &str) -> String {
-        let place = format!("{} in line", ordinal(self.place));
+        let place = if self.place > PLACES_COUNTED {
+            "1,000 or more scans ahead".to_string()
+        } else {
+            format!("{} in line", ordinal(self.place))
+        };
         if self.running >= self.limit {
             format!(
                 "{group} is at its limit, {} of {} running; {place}",
@@ -193,6 +201,22 @@ mod tests {
         assert_eq!(
             free.describe("Red Team"),
             "waiting for a runner; 1st in line"
+        );
+        let last_counted = super::Waiting {
+            place: PLACES_COUNTED,
+            ..full
+        };
+        assert_eq!(
+            last_counted.describe("Red Team"),
+            "Red Team is at its limit, 2 of 2 running; 1000th in line"
+        );
+        let deep = super::Waiting {
+            place: PLACES_COUNTED + 1,
+            ..full
+        };
+        assert_eq!(
+            deep.describe("Red Team"),
+            "Red Team is at its limit, 2 of 2 running; 1,000 or more scans ahead"
         );
     }
 

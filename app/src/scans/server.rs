@@ -66,14 +66,17 @@ where
 }
 
 /// A scan with its group and author; for a queued scan also its group's running count and its
-/// place in the group's queue (ranges of the (group_id, status, id) index).
+/// place in the group's queue (ranges of the (group_id, status, id) index). The place is
+/// counted up to `PLACES_COUNTED + 1` (the LIMIT below): a page of 50 scans at the end of a
+/// 100,000-scan backlog counted 5 million index entries (0.3 s on SQLite, 1.2 s on PostgreSQL).
 const SELECT: &str = "SELECT s.id, s.group_id, g.name AS group_name, s.target, s.status,
         u.name AS by_name, u.email AS by_email, s.created_at, s.started_at, s.finished_at,
         s.attempts, s.result, s.heartbeat_at, g.scans_limit,
         CASE WHEN s.status = 'queued' THEN (SELECT COUNT(*) FROM scans r
             WHERE r.group_id = s.group_id AND r.status = 'running') END AS running_in_group,
-        CASE WHEN s.status = 'queued' THEN (SELECT COUNT(*) FROM scans q
-            WHERE q.group_id = s.group_id AND q.status = 'queued' AND q.id <= s.id) END AS place
+        CASE WHEN s.status = 'queued' THEN (SELECT COUNT(*) FROM (SELECT 1 FROM scans q
+            WHERE q.group_id = s.group_id AND q.status = 'queued' AND q.id <= s.id
+            LIMIT 1001) ahead) END AS place
     FROM scans s JOIN groups g ON g.id = s.group_id LEFT JOIN users u ON u.id = s.created_by";
 
 #[derive(sqlx::FromRow)]
