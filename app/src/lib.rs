@@ -20,6 +20,7 @@ pub mod pages;
 pub mod policy;
 pub mod scans;
 pub mod two_factor;
+pub mod words;
 
 #[cfg(feature = "ssr")]
 pub mod crypto;

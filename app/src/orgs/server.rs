@@ -152,20 +152,14 @@ pub fn date_time(unix: i64) -> String {
 /// How long until an expiry, in words: "in 3 days", "in 1 day", "in 5 hours", "in less than
 /// an hour". `seconds` is the time left; none left is "now".
 pub fn expires_in_words(seconds: i64) -> String {
+    use crate::words::counted;
     const HOUR: i64 = 3600;
     const DAY: i64 = 24 * HOUR;
-    let plural = |n: i64, unit: &str| {
-        if n == 1 {
-            format!("in 1 {unit}")
-        } else {
-            format!("in {n} {unit}s")
-        }
-    };
     match seconds {
         s if s <= 0 => "now".to_string(),
         s if s < HOUR => "in less than an hour".to_string(),
-        s if s < DAY => plural(s / HOUR, "hour"),
-        s => plural(s / DAY, "day"),
+        s if s < DAY => format!("in {}", counted(s / HOUR, "hour", "hours")),
+        s => format!("in {}", counted(s / DAY, "day", "days")),
     }
 }
 

@@ -5,16 +5,9 @@ use super::model::Overview;
 use crate::api_keys::model::ExpiringKey;
 use crate::members::model::MemberFigures;
 use crate::scans::model::{GroupScanUsage, ScanRow};
+use crate::words::counted;
 use leptos::prelude::*;
 use leptos_router::components::A;
-
-fn plural(n: i64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
 
 /// The overview of organization `org_id` for the signed-in viewer.
 #[component]
@@ -40,7 +33,7 @@ fn Cards(o: Overview) -> impl IntoView {
             {o.scan_usage.map(|usage| view! { <ScansCard usage recent=o.recent_scans.unwrap_or_default()/> })}
             {o.failing_integrations.map(|failing| {
                 let items = failing.into_iter().map(|g| view! {
-                    <li><A href=format!("/groups/{}", g.group_id)>{g.name}</A>": "{plural(g.failed, "failed delivery", "failed deliveries")}</li>
+                    <li><A href=format!("/groups/{}", g.group_id)>{g.name}</A>": "{counted(g.failed, "failed delivery", "failed deliveries")}</li>
                 }).collect_view();
                 view! {
                     <section class="card" aria-labelledby="ov-integrations">
@@ -84,7 +77,7 @@ fn MembersCard(m: MemberFigures) -> impl IntoView {
         };
         view! {
             <p data-testid="two-factor-compliance">
-                <strong>{format!("{with} of {}", plural(m.members, "member", "members"))}</strong>" use two-factor authentication. "
+                <strong>{format!("{with} of {}", counted(m.members, "member", "members"))}</strong>" use two-factor authentication. "
                 {(without > 0).then(|| {
                     let href = if m.policy_visible { "/settings#security" } else { "/members" };
                     view! { <A href=href>{format!("See the {without} without it")}</A> }
@@ -96,8 +89,8 @@ fn MembersCard(m: MemberFigures) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="ov-members">
             <h2 id="ov-members">"Members"</h2>
-            <p class="figure"><A href="/members">{plural(m.members, "member", "members")}</A>
-                " · "{plural(m.pending_invitations, "pending invitation", "pending invitations")}</p>
+            <p class="figure"><A href="/members">{counted(m.members, "member", "members")}</A>
+                " · "{counted(m.pending_invitations, "pending invitation", "pending invitations")}</p>
             {compliance}
         </section>
     }
