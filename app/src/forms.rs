@@ -1,8 +1,10 @@
-//! Pieces every form uses: a labelled field with its error underneath, and the error of an
-//! action split into "belongs to field X" and "general".
+//! Pieces every form uses: a labelled field with its error underneath, the error of an
+//! action split into "belongs to field X" and "general", and keyboard focus for confirmations.
 
 use crate::error::AppError;
+use leptos::html::ElementType;
 use leptos::prelude::*;
+use leptos::wasm_bindgen::JsCast;
 
 /// A labelled input with its error message underneath (and linked for screen readers).
 #[component]
@@ -19,7 +21,11 @@ pub fn Field(
     id: String,
     #[prop(optional)] inputmode: &'static str,
     #[prop(into)] error: Signal<Option<String>>,
+    /// For a form that moves keyboard focus to this field.
+    #[prop(optional)]
+    node_ref: Option<NodeRef<leptos::html::Input>>,
 ) -> impl IntoView {
+    let node_ref = node_ref.unwrap_or_default();
     let id = if id.is_empty() {
         format!("field-{name}")
     } else {
@@ -31,6 +37,7 @@ pub fn Field(
         <div class="field">
             <label for=id.clone()>{label}</label>
             <input
+                node_ref=node_ref
                 id=id
                 name=name
                 type=kind
@@ -90,4 +97,46 @@ where
     V: Get<Value = ActionValue<T>> + Send + Sync + 'static,
 {
     Signal::derive(move || matches!(value.get(), Some(Err(AppError::ReauthenticationRequired))))
+}
+
+/// Moves keyboard focus to `target` whenever it appears: a confirmation or prompt that opens
+/// takes the focus, so a keyboard user is not left at the button that opened it.
+pub fn focus_when_shown<E>(target: NodeRef<E>)
+where
+    E: ElementType,
+    E::Output: JsCast + Clone + 'static,
+{
+    Effect::new(move |_| {
+        if let Some(element) = target.get() {
+            let _ = element.unchecked_ref::<web_sys::HtmlElement>().focus();
+        }
+    });
+}
+
+/// Gives keyboard focus back to `target` (the button that opened a confirmation) when it
+/// appears again after [`FocusReturn::request`], that is, when the confirmation was cancelled.
+#[derive(Clone, Copy)]
+pub struct FocusReturn(RwSignal<bool>);
+
+impl FocusReturn {
+    pub fn new<E>(target: NodeRef<E>) -> Self
+    where
+        E: ElementType,
+        E::Output: JsCast + Clone + 'static,
+    {
+        let wanted = RwSignal::new(false);
+        Effect::new(move |_| {
+            if let Some(element) = target.get() {
+                if wanted.get_untracked() {
+                    wanted.set(false);
+                    let _ = element.unchecked_ref::<web_sys::HtmlElement>().focus();
+                }
+            }
+        });
+        Self(wanted)
+    }
+
+    pub fn request(self) {
+        self.0.set(true);
+    }
 }

@@ -1,7 +1,7 @@
 //! The app shell: the signed-in session as a shared resource, the top bar, and the guard
 //! that sends signed-out visitors to Sign in.
 
-use crate::api_keys::views::KeyExpiryBanner;
+use crate::api_keys::views::{KeyExpiryBanner, KeyExpiryNotice};
 use crate::auth::api::{current_session, SignIn, SignOut, SignUp, SwitchOrg};
 use crate::auth::model::SessionInfo;
 use crate::error::AppError;
@@ -122,10 +122,13 @@ fn ProvideSession(
 ) -> impl IntoView {
     provide_context(CurrentSession(current.clone()));
     let banner = match &current {
-        Ok(Some(info)) => Some(view! {
-            <TwoFactorBanner info=info.clone()/>
-            {info.key_expiry.clone().map(|expires_in| view! { <KeyExpiryBanner expires_in/> })}
-        }),
+        Ok(Some(info)) => {
+            let notice = KeyExpiryNotice::provide(info.key_expiry.clone());
+            Some(view! {
+                <TwoFactorBanner info=info.clone()/>
+                <KeyExpiryBanner notice/>
+            })
+        }
         _ => None,
     };
     view! {

@@ -44,9 +44,29 @@ test('a user creates an API key, copies it, calls /api/v1/me with it, revokes it
   expect(body.email).toBe(email.toLowerCase());
   expect(body.scopes).toEqual(['members:read', 'groups:write']);
 
-  // Revoke in the browser: the next call is refused.
-  await row.getByRole('button', { name: 'Revoke CI deploy' }).click();
+  // Revoke in the browser, with the keyboard alone: Revoke opens a confirmation with focus on
+  // its button; Cancel gives the focus back to Revoke; confirming revokes and focuses the news.
+  const revoke = row.getByRole('button', { name: 'Revoke CI deploy' });
+  await revoke.focus();
+  await page.keyboard.press('Enter');
+  const confirmation = row.getByRole('alertdialog');
+  await expect(confirmation).toContainText('Revoke CI deploy? Scripts using it are refused');
+  await expect(confirmation.getByRole('button', { name: 'Revoke key' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(confirmation.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(confirmation).toHaveCount(0);
+  await expect(revoke).toBeFocused();
+  // Still usable: cancelling revoked nothing.
+  const still = await request.get('/api/v1/me', { headers: { Authorization: `Bearer ${copied}` } });
+  expect(still.status(), await still.text()).toBe(200);
+  await page.keyboard.press('Enter');
+  await expect(confirmation.getByRole('button', { name: 'Revoke key' })).toBeFocused();
+  await page.keyboard.press('Enter');
   await expect(row).toContainText('Revoked');
+  const news = panel.getByRole('status').filter({ hasText: 'API key revoked.' });
+  await expect(news).toBeVisible();
+  await expect(news).toBeFocused();
   const after = await request.get('/api/v1/me', { headers: { Authorization: `Bearer ${copied}` } });
   expect(after.status(), await after.text()).toBe(401);
   expect((await after.json()).code).toBe('api_key_revoked');

@@ -103,6 +103,15 @@ pub struct Config {
         global = true
     )]
     pub delivery_poll_ms: u64,
+    /// How often the background worker looks for API keys about to expire (seconds); their
+    /// owners are warned 7 days and 1 day before.
+    #[arg(
+        long,
+        env = "GATEHOUSE_KEY_EXPIRY_CHECK_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub key_expiry_check_secs: u64,
     /// Failed sign-ins allowed per account per 15 minutes.
     #[arg(
         long,

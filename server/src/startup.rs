@@ -127,6 +127,7 @@ pub struct Application {
     pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     delivery_poll: Duration,
+    key_expiry_check: Duration,
     listener: tokio::net::TcpListener,
     metrics_listener: Option<tokio::net::TcpListener>,
     router: Router,
@@ -170,6 +171,7 @@ impl Application {
             metrics_listener,
             state,
             delivery_poll: Duration::from_millis(config.delivery_poll_ms.max(10)),
+            key_expiry_check: Duration::from_secs(config.key_expiry_check_secs.max(1)),
             listener,
             router,
         })
@@ -215,6 +217,7 @@ impl Application {
         let state = self.state;
         let background = tokio::spawn({
             let (state, token, poll) = (state.clone(), token.clone(), self.delivery_poll);
+            let key_expiry_check = self.key_expiry_check;
             async move {
                 tokio::join!(
                     app::integrations::server::delivery::run_worker(
@@ -229,7 +232,7 @@ impl Application {
                     ),
                     app::api_keys::server::expiry::run_worker(
                         state.clone(),
-                        Duration::from_secs(300),
+                        key_expiry_check,
                         token.clone()
                     ),
                     app::maintenance::run(state, Duration::from_secs(600), token),

@@ -2,7 +2,7 @@
 
 use super::api::{get_api_keys, CreateApiKey, DismissKeyExpiryNotices, RevokeApiKey};
 use super::model::{ApiKeyRow, ApiKeysView, CreatedKey, Expiry, KeyOrgChoice, Scope};
-use crate::forms::{field_error, general_error, Field};
+use crate::forms::{field_error, focus_when_shown, general_error, Field, FocusReturn};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -20,8 +20,15 @@ pub fn ApiKeysPanel() -> impl IntoView {
             show_form.set(false);
         }
     });
+    let revoked = NodeRef::<leptos::html::P>::new();
+    focus_when_shown(revoked);
     // A revoked key may be the one the expiry banner is about.
-    crate::layout::refresh_session_when(move || matches!(revoke.value().get(), Some(Ok(_))));
+    let notice = use_context::<KeyExpiryNotice>();
+    Effect::new(move |_| {
+        if let (Some(notice), Some(Ok(()))) = (notice, revoke.value().get()) {
+            notice.refresh();
+        }
+    });
     let keys = Resource::new(
         move || (created.get(), revoke.version().get()),
         |_| get_api_keys(),
@@ -35,6 +42,11 @@ pub fn ApiKeysPanel() -> impl IntoView {
                 _ => None,
             }}
             <p class="form-error" role="alert">{move || general_error(revoke.value(), &[]).get()}</p>
+            // The Revoke button that had the focus is gone with the reloaded list: the focus
+            // goes to what happened instead.
+            {move || matches!(revoke.value().get(), Some(Ok(()))).then(|| view! {
+                <p class="notice" role="status" tabindex="-1" node_ref=revoked>"API key revoked."</p>
+            })}
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match keys.await {
@@ -187,13 +199,14 @@ fn KeysTable(keys: Vec<ApiKeyRow>, revoke: ServerAction<RevokeApiKey>) -> impl I
     if keys.is_empty() {
         return view! { <p class="muted">"You have no API keys."</p> }.into_any();
     }
+    // The key whose revocation is being confirmed; one at a time.
+    let confirming = RwSignal::new(None::<i64>);
     let rows = keys
         .into_iter()
         .map(|k| {
-            let id = k.id;
-            let label = format!("Revoke {}", k.name);
             let scopes = k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
             let active = k.state == "active";
+            let ended = if k.state == "revoked" { "Revoked" } else { "Expired" };
             view! {
                 <tr>
                     <td>{k.name.clone()}</td>
@@ -205,12 +218,9 @@ fn KeysTable(keys: Vec<ApiKeyRow>, revoke: ServerAction<RevokeApiKey>) -> impl I
                     <td>{k.expires.unwrap_or_else(|| "Never".to_string())}
                         {k.expires_in.map(|words| view! { <br/><span class="small muted">{format!("expires {words}")}</span> })}</td>
                     <td>{if active {
-                        view! {
-                            <button type="button" class="button small danger" aria-label=label
-                                on:click=move |_| { revoke.dispatch(RevokeApiKey { key_id: id }); }>"Revoke"</button>
-                        }.into_any()
+                        view! { <RevokeKey key_id=k.id name=k.name confirming revoke/> }.into_any()
                     } else {
-                        view! { <span class="muted">{if k.state == "revoked" { "Revoked" } else { "Expired" }}</span> }.into_any()
+                        view! { <span class="muted">{ended}</span> }.into_any()
                     }}</td>
                 </tr>
             }
@@ -234,20 +244,93 @@ fn KeysTable(keys: Vec<ApiKeyRow>, revoke: ServerAction<RevokeApiKey>) -> impl I
     .into_any()
 }
 
+/// **Revoke**, then a confirmation in its place (a script using the key is refused from the
+/// next call on, and that cannot be undone). Focus moves to the confirmation and, when it is
+/// cancelled, back to Revoke.
+#[component]
+fn RevokeKey(
+    key_id: i64,
+    name: String,
+    confirming: RwSignal<Option<i64>>,
+    revoke: ServerAction<RevokeApiKey>,
+) -> impl IntoView {
+    let open_button = NodeRef::<leptos::html::Button>::new();
+    let confirm_button = NodeRef::<leptos::html::Button>::new();
+    focus_when_shown(confirm_button);
+    let back_to_revoke = FocusReturn::new(open_button);
+    let label = format!("Revoke {name}");
+    let question_id = format!("revoke-{key_id}-question");
+    let question = format!("Revoke {name}? Scripts using it are refused from their next call.");
+    view! {
+        {move || if confirming.get() == Some(key_id) {
+            view! {
+                <div class="confirm" role="alertdialog" aria-labelledby=question_id.clone()>
+                    <p id=question_id.clone() class="small">{question.clone()}</p>
+                    <button type="button" class="button small danger" node_ref=confirm_button
+                        on:click=move |_| {
+                            confirming.set(None);
+                            revoke.dispatch(RevokeApiKey { key_id });
+                        }>"Revoke key"</button>
+                    " "
+                    <button type="button" class="button small secondary" on:click=move |_| {
+                        back_to_revoke.request();
+                        confirming.set(None);
+                    }>"Cancel"</button>
+                </div>
+            }.into_any()
+        } else {
+            view! {
+                <button type="button" class="button small danger" aria-label=label.clone() node_ref=open_button
+                    on:click=move |_| confirming.set(Some(key_id))>"Revoke"</button>
+            }.into_any()
+        }}
+    }
+}
+
+/// What the expiry banner says, kept apart from the session: dismissing the banner or revoking
+/// a key changes it without rebuilding the page underneath (a refreshed session would, and
+/// take the focus and any half-filled form with it).
+#[derive(Clone, Copy)]
+pub struct KeyExpiryNotice(RwSignal<Option<String>>);
+
+impl KeyExpiryNotice {
+    /// Provided by the app shell for the signed-in pages, from the session's `key_expiry`.
+    pub fn provide(expires_in: Option<String>) -> Self {
+        let notice = Self(RwSignal::new(expires_in));
+        provide_context(notice);
+        notice
+    }
+
+    /// Asks the server again, after a key was revoked.
+    pub fn refresh(self) {
+        leptos::task::spawn_local(async move {
+            if let Ok(Some(session)) = crate::auth::api::current_session().await {
+                self.0.set(session.key_expiry);
+            }
+        });
+    }
+}
+
 /// The notice at the top of every page while one of the user's keys is about to expire (the
 /// warnings 7 days and 1 day before), until they dismiss it.
 #[component]
-pub fn KeyExpiryBanner(expires_in: String) -> impl IntoView {
+pub fn KeyExpiryBanner(notice: KeyExpiryNotice) -> impl IntoView {
     let dismiss = ServerAction::<DismissKeyExpiryNotices>::new();
-    crate::layout::refresh_session_when(move || matches!(dismiss.value().get(), Some(Ok(_))));
-    view! {
-        <div class="banner" role="status" data-testid="key-expiry-banner">
-            {format!("An API key of yours expires {expires_in}; scripts that use it will then be refused. ")}
-            <A href="/profile#api-keys">"Review your API keys"</A>
-            " "
-            <ActionForm action=dismiss attr:class="inline">
-                <button type="submit" class="button small secondary">"Dismiss"</button>
-            </ActionForm>
-        </div>
+    Effect::new(move |_| {
+        if matches!(dismiss.value().get(), Some(Ok(_))) {
+            notice.0.set(None);
+        }
+    });
+    move || {
+        notice.0.get().map(|expires_in| view! {
+            <div class="banner" role="status" data-testid="key-expiry-banner">
+                {format!("An API key of yours expires {expires_in}; scripts that use it will then be refused. ")}
+                <A href="/profile#api-keys">"Review your API keys"</A>
+                " "
+                <ActionForm action=dismiss attr:class="inline">
+                    <button type="submit" class="button small secondary">"Dismiss"</button>
+                </ActionForm>
+            </div>
+        })
     }
 }

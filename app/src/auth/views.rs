@@ -1,7 +1,7 @@
 //! Sign in and Sign up pages.
 
 use crate::auth::api::{ChangeName, ChangePassword, ConfirmAccess};
-use crate::forms::{field_error, general_error, Field};
+use crate::forms::{field_error, focus_when_shown, general_error, Field};
 use crate::layout::AuthActions;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -77,14 +77,21 @@ pub fn ConfirmAccessPrompt(#[prop(into)] asked: Signal<bool>, id: &'static str) 
         .ok()
         .flatten()
         .is_some_and(|s| s.two_factor_enabled);
-    let confirmed = move || matches!(confirm.value().get(), Some(Ok(())));
+    // A Memo: a refused attempt keeps the form (and the focus) where it is.
+    let confirmed = Memo::new(move |_| matches!(confirm.value().get(), Some(Ok(()))));
     let title_id = format!("{id}-title");
+    // The prompt takes keyboard focus on its password field; once confirmed, on the note that
+    // says so, one Shift+Tab from the submit button of the form it belongs under.
+    let password = NodeRef::<leptos::html::Input>::new();
+    let done = NodeRef::<leptos::html::P>::new();
+    focus_when_shown(password);
+    focus_when_shown(done);
     view! {
         <Show when=move || asked.get()>
             <div class="confirm-access" role="group" aria-labelledby=title_id.clone()>
                 <h4 id=title_id.clone()>"Confirm access"</h4>
-                {move || if confirmed() {
-                    view! { <p class="notice" role="status">"Confirmed. Submit the form above again to continue."</p> }.into_any()
+                {move || if confirmed.get() {
+                    view! { <p class="notice" role="status" tabindex="-1" node_ref=done>"Confirmed. Submit the form above again to continue."</p> }.into_any()
                 } else {
                     view! {
                         <p class="muted">
@@ -93,7 +100,7 @@ pub fn ConfirmAccessPrompt(#[prop(into)] asked: Signal<bool>, id: &'static str) 
                             " to continue. Gatehouse asks again after a few minutes."
                         </p>
                         <ActionForm action=confirm>
-                            <Field label="Password" name="password" id=format!("{id}-password") kind="password" autocomplete="current-password" error=field_error(confirm.value(), "password")/>
+                            <Field label="Password" name="password" id=format!("{id}-password") kind="password" autocomplete="current-password" error=field_error(confirm.value(), "password") node_ref=password/>
                             {two_factor.then(|| view! {
                                 <Field label="Authentication code" name="code" id=format!("{id}-code") autocomplete="one-time-code" inputmode="numeric" error=field_error(confirm.value(), "code")/>
                             })}

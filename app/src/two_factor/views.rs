@@ -9,8 +9,11 @@ use super::api::{
 use super::model::{Compliance, Enrollment, PolicyView, MAX_GRACE_DAYS};
 use crate::auth::model::SessionInfo;
 use crate::auth::views::ConfirmAccessPrompt;
-use crate::forms::{asks_confirmation, field_error, general_error, Field};
+use crate::forms::{
+    asks_confirmation, field_error, focus_when_shown, general_error, Field, FocusReturn,
+};
 use crate::layout::AuthActions;
+use crate::words::counted;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -264,20 +267,8 @@ fn PolicyForm(
     // cancelled, instead of at the top of the page.
     let confirm_button = NodeRef::<leptos::html::Button>::new();
     let apply_button = NodeRef::<leptos::html::Button>::new();
-    let return_to_apply = RwSignal::new(false);
-    Effect::new(move |_| {
-        if let Some(button) = confirm_button.get() {
-            let _ = button.focus();
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(button) = apply_button.get() {
-            if return_to_apply.get_untracked() {
-                return_to_apply.set(false);
-                let _ = button.focus();
-            }
-        }
-    });
+    focus_when_shown(confirm_button);
+    let back_to_apply = FocusReturn::new(apply_button);
     let required = policy.required;
     let count = policy.without_count;
     let may_change = policy.viewer_has_two_factor;
@@ -307,7 +298,7 @@ fn PolicyForm(
             " Require two-factor authentication"
         </label>
         <div class="members-without">
-            <p data-testid="without-count">{format!("{count} member{} without two-factor authentication{}.", if count == 1 { "" } else { "s" }, if notified > 0 { format!(" ({notified} notified)") } else { String::new() })}</p>
+            <p data-testid="without-count">{format!("{} without two-factor authentication{}.", counted(count, "member", "members"), if notified > 0 { format!(" ({notified} notified)") } else { String::new() })}</p>
             {(count > 0).then(|| view! {
                 <ul class="plain">{without_list}</ul>
                 <ActionForm action=notify attr:class="inline">
@@ -315,7 +306,7 @@ fn PolicyForm(
                     <button type="submit" class="button secondary">"Notify"</button>
                 </ActionForm>
                 {move || notify.value().get().map(|r| match r {
-                    Ok(n) => view! { <p class="notice" role="status">{format!("Notified {n} member{}.", if n == 1 { "" } else { "s" })}</p> }.into_any(),
+                    Ok(n) => view! { <p class="notice" role="status">{format!("Notified {}.", counted(n, "member", "members"))}</p> }.into_any(),
                     Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                 })}
             })}
@@ -338,8 +329,8 @@ fn PolicyForm(
             view! {
                 <div class="confirm" role="alertdialog" aria-labelledby="confirm-require">
                     <p id="confirm-require"><strong>{format!(
-                        "Require two-factor authentication? {count} member{} without it will lose access {when}, until they turn it on.",
-                        if count == 1 { "" } else { "s" }
+                        "Require two-factor authentication? {} without it will lose access {when}, until they turn it on.",
+                        counted(count, "member", "members")
                     )}</strong></p>
                     <ActionForm action=set>
                         <input type="hidden" name="org_id" value=org_id.to_string()/>
@@ -349,7 +340,7 @@ fn PolicyForm(
                         <button type="submit" class="button" node_ref=confirm_button>"Require two-factor authentication"</button>
                         " "
                         <button type="button" class="button secondary" on:click=move |_| {
-                            return_to_apply.set(true);
+                            back_to_apply.request();
                             confirming.set(false);
                         }>"Cancel"</button>
                     </ActionForm>
