@@ -371,14 +371,8 @@ async fn removed_owners_keys_end_and_other_orgs_are_not_found(app: TestApp) {
     app.api("GET", "/api/v1/members", Some(&key), None)
         .await
         .expect_error(401, "api_key_invalid", None);
-    let invited = app
-        .invite(&owner, org, "Admin", "admin@example.com", "admin")
-        .await
-        .expect_status(200);
-    let token = common::token_of(&invited.json()["link"]);
-    app.call(&admin, "invitations/accept", &[("token", &token)])
-        .await
-        .expect_status(200);
+    app.add_existing_member(&owner, org, &admin, "admin@example.com", "admin")
+        .await;
     app.api("GET", "/api/v1/members", Some(&key), None)
         .await
         .expect_error(401, "api_key_revoked", None);

@@ -574,15 +574,17 @@ async fn queued_scans_say_why_they_wait_and_each_scan_has_a_page(app: TestApp) {
     // Claims take the oldest first: ids[0] and ids[1] run (or the Other group's scan, when a
     // claim picks that group; then one Red Team scan runs).
     let org_s = org.to_string();
-    let list = app
-        .call(
+    let red_scans = || async {
+        app.call(
             &user,
             "scans/list",
             &[("org_id", &org_s), ("group_id", &red.to_string())],
         )
         .await
         .expect_status(200)
-        .json();
+        .json()
+    };
+    let list = red_scans().await;
     let scans = list["scans"].as_array().unwrap_or_else(|| panic!("{list}"));
     let running = scans.iter().filter(|s| s["status"] == "running").count() as i64;
     let queued: Vec<&Value> = scans.iter().filter(|s| s["status"] == "queued").collect();
@@ -693,15 +695,7 @@ async fn queued_scans_say_why_they_wait_and_each_scan_has_a_page(app: TestApp) {
     .execute(&app.state.db.pool)
     .await
     .unwrap_or_else(|e| panic!("seeding the backlog: {e}"));
-    let deep = app
-        .call(
-            &user,
-            "scans/list",
-            &[("org_id", &org_s), ("group_id", &red.to_string())],
-        )
-        .await
-        .expect_status(200)
-        .json();
+    let deep = red_scans().await;
     let newest = &deep["scans"][0];
     // Ahead of the newest: 1,000 seeded + the original queued ones, more than are counted.
     assert_eq!(newest["waiting"]["place"], 1001, "{}", deep["scans"][0]);

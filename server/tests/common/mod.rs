@@ -334,6 +334,26 @@ impl TestApp {
         (client, user_id)
     }
 
+    /// Invites the person signed in as `client` (already an account, `email`) with `role`,
+    /// and accepts as them.
+    pub async fn add_existing_member(
+        &self,
+        inviter: &reqwest::Client,
+        org_id: i64,
+        client: &reqwest::Client,
+        email: &str,
+        role: &str,
+    ) {
+        let invited = self
+            .invite(inviter, org_id, "Member", email, role)
+            .await
+            .expect_status(200);
+        let token = token_of(&invited.json()["link"]);
+        self.call(client, "invitations/accept", &[("token", &token)])
+            .await
+            .expect_status(200);
+    }
+
     /// Billing → plan and seats (no billing email), as the Owner `client`.
     pub async fn set_plan(&self, client: &reqwest::Client, org_id: i64, plan: &str, seats: &str) {
         let org = org_id.to_string();
