@@ -19,6 +19,7 @@ pub mod overview;
 pub mod pages;
 pub mod policy;
 pub mod scans;
+pub mod sessions;
 pub mod two_factor;
 pub mod words;
 

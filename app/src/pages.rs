@@ -73,6 +73,7 @@ pub fn ProfilePage() -> impl IntoView {
             <crate::auth::views::ChangePasswordPanel/>
             <TwoFactorPanel/>
             <crate::api_keys::views::ApiKeysPanel/>
+            <crate::sessions::views::SessionsPanel/>
         }/>
     }
 }

@@ -25,6 +25,8 @@ pub const CHALLENGE_COOKIE: &str = "gatehouse_2fa";
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
     pub ip: Option<String>,
+    /// The client's User-Agent, cut to [`USER_AGENT_MAX`] characters (kept with a session).
+    pub user_agent: Option<String>,
     pub session_token: Option<String>,
     pub challenge_token: Option<String>,
     /// What this request has already read about its sender (see [`RequestAuth`]).
@@ -52,6 +54,9 @@ pub async fn provide_request_auth(
     next.run(req).await
 }
 
+/// A User-Agent longer than this is cut: it is only ever shown, never parsed for access.
+pub const USER_AGENT_MAX: usize = 300;
+
 /// Reads the client IP and session cookie from the request in context.
 pub fn request_meta(state: &AppState) -> RequestMeta {
     let Some(parts) = use_context::<http::request::Parts>() else {
@@ -67,8 +72,14 @@ impl RequestMeta {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip());
         let ip = forwarded_client(&parts.headers, trust_proxy_hops).or(peer);
+        let user_agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect());
         Self {
             ip: ip.map(|ip| ip.to_string()),
+            user_agent,
             session_token: token_cookie(&parts.headers, SESSION_COOKIE),
             challenge_token: token_cookie(&parts.headers, CHALLENGE_COOKIE),
             cache: parts.extensions.get::<Arc<RequestAuth>>().cloned(),
@@ -168,7 +179,7 @@ async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Ses
     }
     // Writing on every request would make every page a write; a minute's precision is plenty.
     if now - row.last_seen_at >= 60 {
-        store::touch_session(state, &id_hash, now).await?;
+        store::touch_session(state, &id_hash, now, meta.ip.as_deref()).await?;
     }
     Ok(Some(Session {
         cache: meta.cache.clone(),
@@ -396,11 +407,15 @@ pub async fn start_session(
     let expires_at = now + state.settings.session_absolute.as_secs() as i64;
     store::insert_session(
         state,
-        &token_hash(&token),
-        user_id,
-        current_org_id,
-        now,
-        expires_at,
+        store::NewSession {
+            id_hash: &token_hash(&token),
+            user_id,
+            current_org_id,
+            now,
+            expires_at,
+            user_agent: meta.user_agent.as_deref(),
+            ip: meta.ip.as_deref(),
+        },
     )
     .await?;
     set_cookie(

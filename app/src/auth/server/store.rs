@@ -53,33 +53,45 @@ pub async fn find_session(
     .transpose()
 }
 
-pub async fn insert_session(
-    state: &AppState,
-    id_hash: &str,
-    user_id: i64,
-    current_org_id: Option<i64>,
-    now: i64,
-    expires_at: i64,
-) -> Result<(), AppError> {
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub user_id: i64,
+    pub current_org_id: Option<i64>,
+    pub now: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+pub async fn insert_session(state: &AppState, new: NewSession<'_>) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, current_org_id, created_at, last_seen_at, expires_at,
-                               authenticated_at)
-         VALUES ($1, $2, $3, $4, $4, $5, $4)",
+                               authenticated_at, user_agent, ip)
+         VALUES ($1, $2, $3, $4, $4, $5, $4, $6, $7)",
     )
-    .bind(id_hash)
-    .bind(user_id)
-    .bind(current_org_id)
-    .bind(now)
-    .bind(expires_at)
+    .bind(new.id_hash)
+    .bind(new.user_id)
+    .bind(new.current_org_id)
+    .bind(new.now)
+    .bind(new.expires_at)
+    .bind(new.user_agent)
+    .bind(new.ip)
     .execute(&state.db.pool)
     .await?;
     Ok(())
 }
 
-pub async fn touch_session(state: &AppState, id_hash: &str, now: i64) -> Result<(), AppError> {
-    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+/// Marks the session as seen now, from `ip` (the address Profile → Sessions shows).
+pub async fn touch_session(
+    state: &AppState,
+    id_hash: &str,
+    now: i64,
+    ip: Option<&str>,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1, ip = COALESCE($3, ip) WHERE id_hash = $2")
         .bind(now)
         .bind(id_hash)
+        .bind(ip)
         .execute(&state.db.pool)
         .await?;
     Ok(())
