@@ -80,9 +80,10 @@ pub async fn sign_out(
     .fetch_optional(&mut *tx)
     .await?;
     let (user_agent, ended_ip) = ended.ok_or(AppError::NotFound)?;
-    audit::record(
+    audit::record_for_user(
         &mut tx,
         state,
+        session.user_id,
         audit::Event::new("user.session_ended", format!("user:{}", session.user_id))
             .actor(session.user_id)
             .ip(ip)
@@ -103,15 +104,14 @@ pub async fn sign_out_others(
     ip: Option<String>,
 ) -> Result<u64, AppError> {
     let mut tx = state.db.pool.begin().await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-        .bind(session.user_id)
-        .bind(&session.id_hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    audit::record(
+    let ended =
+        crate::auth::server::store::end_other_sessions(&mut tx, session.user_id, &session.id_hash)
+            .await?;
+    // Like a password change: in the audit log of each of the person's organizations too.
+    audit::record_for_user(
         &mut tx,
         state,
+        session.user_id,
         audit::Event::new(
             "user.other_sessions_ended",
             format!("user:{}", session.user_id),

@@ -545,12 +545,7 @@ pub async fn change_password(
         .bind(session.user_id)
         .execute(&mut *tx)
         .await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-        .bind(session.user_id)
-        .bind(&session.id_hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let ended = store::end_other_sessions(&mut tx, session.user_id, &session.id_hash).await?;
     audit::record_for_user(
         &mut tx,
         state,

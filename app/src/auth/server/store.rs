@@ -106,6 +106,23 @@ pub async fn set_current_org(state: &AppState, id_hash: &str, org_id: i64) -> Re
     Ok(())
 }
 
+/// Ends every session of `user_id` but `keep` (the one in use), in the caller's transaction:
+/// after a password change, turning 2FA off, or **Sign out everywhere else**. Returns how many.
+pub async fn end_other_sessions(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    keep: &str,
+) -> Result<u64, AppError> {
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+    )
+}
+
 pub async fn delete_session(state: &AppState, id_hash: &str) -> Result<(), AppError> {
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(id_hash)

@@ -198,11 +198,7 @@ pub async fn disable(
     let mut tx = state.db.pool.begin().await?;
     remove_factors(&mut tx, user_id).await?;
     // A session opened with the second factor should not outlive it.
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-        .bind(user_id)
-        .bind(&session.id_hash)
-        .execute(&mut *tx)
-        .await?;
+    crate::auth::server::store::end_other_sessions(&mut tx, user_id, &session.id_hash).await?;
     record_for_user(&mut tx, state, user_id, "user.two_factor_disabled", ip).await?;
     tx.commit().await?;
     Ok(())
