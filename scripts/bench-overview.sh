@@ -24,7 +24,7 @@ seed_sql() {
   local from=$1 cte=${2:-}
   cat <<SQL
 UPDATE organizations SET seats = 2000000;
-$cte INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, totp_enabled_at)
+$cte INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, two_factor_at)
 SELECT 1000000 + i, 'member' || i || '@corp.example', 'member' || i || '@corp.example', 'Person ' || i, 'x', 0,
        CASE WHEN i % 2 = 0 THEN 1 END $from WHERE i <= $members;
 INSERT INTO memberships (org_id, user_id, role, created_at, member_name)

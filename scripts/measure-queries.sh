@@ -17,7 +17,7 @@ sqlite3 "$db" <<'SQL'
 PRAGMA journal_mode = WAL;
 INSERT INTO organizations (id, name, created_at) VALUES (1, 'Big', 0);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
-INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, totp_enabled_at)
+INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, two_factor_at)
 SELECT i, 'user' || i || '@example.com', 'user' || i || '@example.com', 'User ' || printf('%06d', i), 'x', 0,
        CASE WHEN i % 3 = 0 THEN 1 END FROM n;
 INSERT INTO memberships (org_id, user_id, role, created_at, member_name)
@@ -62,7 +62,7 @@ time_query "2FA policy panel: count of members without 2FA" \
 time_query "overview: members with 2FA" \
   "SELECT COUNT(*) FROM memberships WHERE org_id = 1 AND two_factor_at IS NOT NULL;"
 time_query "org access check (membership, policy, 2FA in one row)" \
-  "SELECT m.role, o.require_two_factor, m.created_at, u.totp_enabled_at FROM memberships m
+  "SELECT m.role, o.require_two_factor, m.created_at, u.two_factor_at FROM memberships m
    JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id WHERE m.org_id = 1 AND m.user_id = 77777;"
 
 # A deep backlog: 100,000 queued scans in one group; the Scans page's newest 50 with each one's

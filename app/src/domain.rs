@@ -130,6 +130,22 @@ impl OrgName {
     }
 }
 
+/// The name a person gives a security key or passkey ("YubiKey 5C", "MacBook Touch ID").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyName(String);
+
+impl PasskeyName {
+    pub const MAX: usize = 60;
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        parse_label(raw, "name", "a name for this key", Self::MAX).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,8 +32,12 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     /// The organization requires two-factor authentication and this member has not set it up
     /// (or the action itself needs the actor to have it on).
-    #[error("This organization requires two-factor authentication. Turn it on in your profile to continue.")]
-    TwoFactorRequired,
+    /// `security_keys_only`: the organization accepts security keys and passkeys only.
+    #[error("{}", two_factor_required_message(.security_keys_only))]
+    TwoFactorRequired {
+        #[serde(default)]
+        security_keys_only: bool,
+    },
     /// Five wrong second-factor codes in a row: checks for the account pause until `until`.
     #[error("Too many wrong codes. Two-factor checks for this account are locked until {until}.")]
     SecondFactorLocked {
@@ -105,7 +109,7 @@ impl AppError {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::RateLimited { .. } => "rate_limited",
-            Self::TwoFactorRequired => "two_factor_required",
+            Self::TwoFactorRequired { .. } => "two_factor_required",
             Self::ReauthenticationRequired => "reauthentication_required",
             Self::SecondFactorLocked { .. } => "second_factor_locked",
             Self::ApiKeyMissing => "api_key_missing",
@@ -137,7 +141,7 @@ impl AppError {
             Self::Forbidden
             | Self::AccountDisabled
             | Self::CrossSite
-            | Self::TwoFactorRequired
+            | Self::TwoFactorRequired { .. }
             | Self::ReauthenticationRequired
             | Self::InsufficientScope { .. } => 403,
             Self::BadRequest { .. } => 400,
@@ -164,6 +168,14 @@ impl AppError {
     }
 }
 
+fn two_factor_required_message(security_keys_only: &bool) -> &'static str {
+    if *security_keys_only {
+        "This organization requires a security key or passkey. Add one in your profile to continue."
+    } else {
+        "This organization requires two-factor authentication. Turn it on in your profile to continue."
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::AppError;
@@ -182,7 +194,12 @@ mod tests {
             AppError::RateLimited {
                 retry_after_secs: 3,
             },
-            AppError::TwoFactorRequired,
+            AppError::TwoFactorRequired {
+                security_keys_only: false,
+            },
+            AppError::TwoFactorRequired {
+                security_keys_only: true,
+            },
             AppError::ReauthenticationRequired,
             AppError::SecondFactorLocked {
                 until: "2026-01-01 00:00 UTC".into(),

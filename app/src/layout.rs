@@ -151,7 +151,7 @@ where
     match session_now() {
         Ok(Some(info)) => match info.current_org.as_ref() {
             Some(org) if org.two_factor == Compliance::Blocked && !any_standing => {
-                view! { <TwoFactorRequiredPage org_name=org.name.clone()/> }.into_any()
+                view! { <TwoFactorRequiredPage org_name=org.name.clone() security_keys_only=org.security_keys_only/> }.into_any()
             }
             _ => page(info).into_any(),
         },

@@ -55,7 +55,7 @@ pub struct OrgSummary {
     pub require_two_factor: bool,
 }
 
-const USER_COLUMNS: &str = "u.id, u.email, u.name, u.created_at, u.totp_enabled_at, u.disabled_at,
+const USER_COLUMNS: &str = "u.id, u.email, u.name, u.created_at, u.two_factor_at, u.disabled_at,
      (SELECT COUNT(*) FROM memberships m WHERE m.user_id = u.id)";
 
 type UserTuple = (i64, String, String, i64, Option<i64>, Option<i64>, i64);
@@ -380,7 +380,7 @@ pub async fn list_orgs(db: &Db) -> Result<Vec<OrgSummary>, AppError> {
             name,
             members,
             owners: owners_of.remove(&id).unwrap_or_default(),
-            require_two_factor: require_two_factor == 1,
+            require_two_factor: require_two_factor != 0,
         })
         .collect())
 }

@@ -246,6 +246,12 @@ impl Config {
             .as_deref()
             .map(parse_public_url)
             .transpose()?;
+        // Security keys and passkeys are bound to this address: one the browser cannot use
+        // (an IP address) is refused here, not found out at someone's sign-in.
+        if let Some(url) = &public_url {
+            app::two_factor::passkeys::server::relying_party(url)
+                .map_err(|why| format!("--public-url: {why}"))?;
+        }
         let https = public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"));
@@ -400,6 +406,23 @@ mod tests {
             .settings("127.0.0.1:3000".parse().expect("addr"))
             .expect("settings");
         assert_eq!(s.trust_proxy_hops, 1);
+    }
+
+    #[test]
+    fn public_urls_must_be_usable_by_security_keys_and_passkeys() {
+        let listening = "127.0.0.1:3000".parse().expect("address");
+        let mut config = Config {
+            public_url: Some("http://10.0.0.5:3000".into()),
+            ..Config::default()
+        };
+        let err = config
+            .settings(listening)
+            .expect_err("an IP address is refused");
+        assert!(err.contains("IP address"), "{err}");
+        config.public_url = Some("https://gatehouse.example.com".into());
+        assert!(config.settings(listening).is_ok());
+        config.public_url = Some("http://localhost:3000".into());
+        assert!(config.settings(listening).is_ok());
     }
 
     #[test]

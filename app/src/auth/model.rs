@@ -28,4 +28,6 @@ pub struct OrgSummary {
     pub two_factor: Compliance,
     /// This organization asked the user (Notify) to turn 2FA on.
     pub two_factor_notice: bool,
+    /// The organization's policy accepts security keys and passkeys only.
+    pub security_keys_only: bool,
 }

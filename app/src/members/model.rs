@@ -43,8 +43,10 @@ pub struct MemberFigures {
     /// The viewer may see the 2FA policy panel, which lists the members without 2FA (Owners);
     /// Admins find them in the members list's 2FA column.
     pub policy_visible: bool,
-    /// The organization requires 2FA.
+    /// The organization requires 2FA...
     pub two_factor_required: bool,
+    /// ...of security keys and passkeys only.
+    pub security_keys_only: bool,
     /// The end of the grace period, while it runs ("2026-12-05 10:00 UTC").
     pub two_factor_deadline: Option<String>,
 }

@@ -23,7 +23,7 @@ pub async fn page(
     let term = super::search::Term::parse(search);
     let clauses = super::search::clauses(state.db.backend, term.as_ref());
     let sql = format!(
-        "SELECT u.id, u.name, u.email, m.role, m.created_at, u.totp_enabled_at
+        "SELECT u.id, u.name, u.email, m.role, m.created_at, u.two_factor_at
          FROM memberships m JOIN users u ON u.id = m.user_id {}
          WHERE m.org_id = $1 AND {}
          ORDER BY {} LIMIT $4",
@@ -295,7 +295,7 @@ pub async fn reset_two_factor(
         ));
     }
     let (name, email, had): (String, String, Option<i64>) =
-        sqlx::query_as("SELECT name, email, totp_enabled_at FROM users WHERE id = $1")
+        sqlx::query_as("SELECT name, email, two_factor_at FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -372,14 +372,15 @@ pub async fn figures(state: &AppState, actor: &Actor) -> Result<MemberFigures, A
     } else {
         None
     };
-    let (required, deadline) =
+    let (level, deadline) =
         crate::two_factor::server::policy::org_policy(state, actor.org_id).await?;
     Ok(MemberFigures {
         members,
         pending_invitations,
         with_two_factor,
         policy_visible: allows(actor.role, Action::ManageOrganization),
-        two_factor_required: required,
+        two_factor_required: level.is_some(),
+        security_keys_only: level == Some(crate::two_factor::model::PolicyLevel::SecurityKeys),
         two_factor_deadline: deadline
             .filter(|d| *d > state.now())
             .map(crate::orgs::server::date_time),

@@ -4,6 +4,7 @@ use crate::api_keys::model::Scope;
 use crate::api_keys::server::KeyActor;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::two_factor::model::PolicyLevel;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
@@ -17,6 +18,10 @@ pub struct Organization {
     #[schema(example = "team")]
     pub plan: String,
     pub require_two_factor: bool,
+    /// Which second factors the policy accepts while it is on: `any`, or `security_keys`
+    /// (security keys and passkeys only); `null` when 2FA is not required.
+    #[schema(example = "any")]
+    pub two_factor_methods: Option<&'static str>,
     pub members: i64,
 }
 
@@ -39,7 +44,8 @@ async fn get_org(
         id: actor.org_id,
         name,
         plan,
-        require_two_factor: require_two_factor == 1,
+        require_two_factor: require_two_factor != 0,
+        two_factor_methods: PolicyLevel::from_stored(require_two_factor).map(PolicyLevel::as_str),
         members,
     }))
 }

@@ -46,12 +46,14 @@ pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSumma
     let now = state.now();
     rows.iter()
         .map(|row| {
+            let standing = StandingRow::from_read(row, 4)?;
             Ok(OrgSummary {
                 id: row.i64(0)?,
                 name: row.text(1)?,
                 role: role_of(&row.text(2)?)?,
                 two_factor_notice: row.i64(3)? == 1,
-                two_factor: StandingRow::from_read(row, 4)?.compliance(now),
+                two_factor: standing.compliance(now),
+                security_keys_only: standing.security_keys_only(),
             })
         })
         .collect()

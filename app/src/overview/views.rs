@@ -70,9 +70,10 @@ fn Cards(o: Overview) -> impl IntoView {
 fn MembersCard(m: MemberFigures) -> impl IntoView {
     let compliance = m.with_two_factor.map(|with| {
         let without = m.members - with;
+        let methods = if m.security_keys_only { ", security keys and passkeys only" } else { "" };
         let policy = match (m.two_factor_required, m.two_factor_deadline) {
-            (true, Some(deadline)) => format!("Required from {deadline}; until then members without it are reminded."),
-            (true, None) => "Required: members without it cannot use the organization.".to_string(),
+            (true, Some(deadline)) => format!("Required{methods} from {deadline}; until then members without it are reminded."),
+            (true, None) => format!("Required{methods}: members without it cannot use the organization."),
             (false, _) => "Not required.".to_string(),
         };
         view! {

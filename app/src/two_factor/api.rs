@@ -1,6 +1,8 @@
 //! Server functions of 2FA. The profile ones act on the signed-in user only; the policy ones
 //! are org-scoped and authorized through `org_actor` and the policy module.
 
+#[cfg(feature = "ssr")]
+use super::model::PolicyLevel;
 use super::model::{Enrollment, PolicyView, RecoveryCodes, TwoFactorStatus};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -102,12 +104,13 @@ pub async fn notify_two_factor(org_id: i64) -> Result<i64, AppError> {
 }
 
 /// Applies or lifts the policy. `require` is the checkbox ("on" when ticked); `grace_days`
-/// 0–30, for applying.
+/// 0–30 and `methods` (`any`, `security_keys`), for applying.
 #[server(endpoint = "org/two_factor/set")]
 pub async fn set_two_factor_policy(
     org_id: i64,
     require: Option<String>,
     grace_days: Option<String>,
+    methods: Option<String>,
 ) -> Result<(), AppError> {
     let state = state()?;
     let actor = org_actor(&state, org_id).await?;
@@ -120,5 +123,21 @@ pub async fn set_two_factor_policy(
             )
         })?,
     };
-    policy::set(&state, &actor, require.is_some(), grace_days).await
+    // `methods`: "any" (the default) or "security_keys".
+    let level = match methods.as_deref().map(str::trim) {
+        None | Some("") => PolicyLevel::Any,
+        Some(raw) => PolicyLevel::parse(raw).ok_or_else(|| {
+            AppError::invalid(
+                "methods",
+                "Choose any method, or security keys and passkeys only.",
+            )
+        })?,
+    };
+    policy::set(
+        &state,
+        &actor,
+        require.is_some().then_some(level),
+        grace_days,
+    )
+    .await
 }

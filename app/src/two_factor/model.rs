@@ -3,7 +3,13 @@ use serde::{Deserialize, Serialize};
 /// The profile panel's view of the user's 2FA.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TwoFactorStatus {
+    /// Any second factor: an authenticator app, a security key or a passkey.
     pub enabled: bool,
+    /// An authenticator app is set up.
+    pub app: bool,
+    pub passkeys: Vec<crate::two_factor::passkeys::model::PasskeyEntry>,
+    /// Why this page cannot add or use security keys and passkeys, when it cannot.
+    pub passkeys_unavailable: Option<String>,
     pub recovery_codes_left: i64,
     /// Organizations of the user that require 2FA (turning it off is refused while any do).
     pub required_by: Vec<String>,
@@ -43,16 +49,48 @@ pub enum Compliance {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyView {
     pub required: bool,
+    /// The methods the policy accepts (when required).
+    pub level: PolicyLevel,
     /// End of the grace period, when one was given.
     pub deadline: Option<String>,
     /// Whether the viewer may change the policy (Owner), and whether they have 2FA on.
     pub can_manage: bool,
     pub viewer_has_two_factor: bool,
+    /// Whether the viewer has a security key or passkey (needed to require them).
+    pub viewer_has_passkey: bool,
     /// Members without 2FA: how many, and the first few by name.
     pub without_count: i64,
     pub without: Vec<MemberWithout>,
     /// How many of them were notified.
     pub notified_count: i64,
+}
+
+/// Which second factors "Require two-factor authentication" accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyLevel {
+    /// An authenticator app, a security key or a passkey.
+    Any,
+    /// Security keys and passkeys only: phishing-resistant.
+    SecurityKeys,
+}
+
+impl PolicyLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::SecurityKeys => "security_keys",
+        }
+    }
+
+    /// The form's value (`any`, `security_keys`); anything else is refused.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "any" => Some(Self::Any),
+            "security_keys" => Some(Self::SecurityKeys),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

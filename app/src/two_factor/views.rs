@@ -6,7 +6,10 @@ use super::api::{
     get_two_factor_status, two_factor_policy, ConfirmTwoFactor, DisableTwoFactor, NotifyTwoFactor,
     RegenerateRecoveryCodes, SetTwoFactorPolicy, StartTwoFactor,
 };
-use super::model::{Compliance, Enrollment, PolicyView, MAX_GRACE_DAYS};
+use super::model::{
+    Compliance, Enrollment, PolicyLevel, PolicyView, TwoFactorStatus, MAX_GRACE_DAYS,
+};
+use super::passkeys::views::{PasskeySignIn, PasskeysSection};
 use crate::auth::model::SessionInfo;
 use crate::auth::views::ConfirmAccessPrompt;
 use crate::forms::{
@@ -53,12 +56,15 @@ pub fn TwoFactorPanel() -> impl IntoView {
             auth.refresh_session();
         }
     });
+    // Bumped by the passkeys part after each change it makes.
+    let passkeys_changed = RwSignal::new(0u32);
     let status = Resource::new(
         move || {
             (
                 confirm.version().get(),
                 regenerate.version().get(),
                 disable.version().get(),
+                passkeys_changed.get(),
             )
         },
         |_| get_two_factor_status(),
@@ -70,50 +76,93 @@ pub fn TwoFactorPanel() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
-                        Ok(s) if s.enabled => view! {
-                            <p><span class="badge ok">"On"</span> " Two-factor authentication is on. Sign-in asks for a code from your authenticator app."</p>
-                            <p class="muted" data-testid="recovery-left">{format!("{} recovery codes left.", s.recovery_codes_left)}</p>
-                            <h3>"Recovery codes"</h3>
-                            <ActionForm action=regenerate>
-                                <p class="muted">"New codes replace all the old ones."</p>
-                                <Field label="Authentication code" name="code" id="regenerate-code" autocomplete="one-time-code" inputmode="numeric" error=field_error(regenerate.value(), "code")/>
-                                <p class="form-error" role="alert">{move || general_error(regenerate.value(), &["code"]).get()}</p>
-                                <button type="submit" class="button secondary">"Regenerate recovery codes"</button>
-                            </ActionForm>
-                            <ConfirmAccessPrompt asked=asks_confirmation(regenerate.value()) id="regenerate-confirm"/>
-                            <h3>"Turn off"</h3>
-                            {(!s.required_by.is_empty()).then(|| view! {
-                                <p class="muted">{format!("{} requires two-factor authentication: it cannot be turned off while you are a member.", s.required_by.join(", "))}</p>
-                            })}
-                            <ActionForm action=disable>
-                                <Field label="Password" name="password" id="disable-password" kind="password" autocomplete="current-password" error=field_error(disable.value(), "password")/>
-                                <Field label="Authentication code" name="code" id="disable-code" autocomplete="one-time-code" inputmode="numeric" error=field_error(disable.value(), "code")/>
-                                <p class="form-error" role="alert">{move || general_error(disable.value(), &["password", "code"]).get()}</p>
-                                <button type="submit" class="button danger">"Turn off two-factor authentication"</button>
-                            </ActionForm>
-                            <ConfirmAccessPrompt asked=asks_confirmation(disable.value()) id="disable-confirm"/>
-                        }.into_any(),
-                        Ok(s) => view! {
-                            {(!s.required_by.is_empty()).then(|| view! {
-                                <p class="notice warn" role="status">{format!("{} requires two-factor authentication.", s.required_by.join(", "))}</p>
-                            })}
-                            <p>"Protect your account with a code from an authenticator app (Google Authenticator, 1Password, Authy…) in addition to your password."</p>
-                            {move || match start.value().get() {
-                                Some(Ok(enrollment)) => view! { <Enroll enrollment confirm/> }.into_any(),
-                                other => view! {
-                                    <ActionForm action=start>
-                                        <p class="form-error" role="alert">{other.and_then(|r| r.err()).map(|e| e.to_string())}</p>
-                                        <button type="submit" class="button">"Enable two-factor authentication"</button>
-                                    </ActionForm>
-                                    <ConfirmAccessPrompt asked=asks_confirmation(start.value()) id="enable-confirm"/>
-                                }.into_any(),
-                            }}
-                        }.into_any(),
+                        Ok(s) => view! { <TwoFactorParts s start confirm regenerate disable passkeys_changed/> }.into_any(),
                         Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The panel's parts for the person's current factors: the authenticator app, security keys
+/// and passkeys, recovery codes.
+#[component]
+fn TwoFactorParts(
+    s: TwoFactorStatus,
+    start: ServerAction<StartTwoFactor>,
+    confirm: ServerAction<ConfirmTwoFactor>,
+    regenerate: ServerAction<RegenerateRecoveryCodes>,
+    disable: ServerAction<DisableTwoFactor>,
+    passkeys_changed: RwSignal<u32>,
+) -> impl IntoView {
+    let required = (!s.required_by.is_empty()).then(|| s.required_by.join(", "));
+    let summary = match (s.app, s.passkeys.len()) {
+        (true, 0) => "Two-factor authentication is on. Sign-in asks for a code from your authenticator app.".to_string(),
+        (true, _) => "Two-factor authentication is on. Sign-in asks for your security key or passkey, or a code from your authenticator app.".to_string(),
+        (false, n) if n > 0 => "Two-factor authentication is on. Sign-in asks for your security key or passkey.".to_string(),
+        _ => String::new(),
+    };
+    let last_factor = s.passkeys.is_empty();
+    view! {
+        {if s.enabled {
+            view! {
+                <p><span class="badge ok">"On"</span> " " {summary}</p>
+                <p class="muted" data-testid="recovery-left">{format!("{} recovery codes left.", s.recovery_codes_left)}</p>
+            }.into_any()
+        } else {
+            view! {
+                {required.clone().map(|orgs| view! {
+                    <p class="notice warn" role="status">{format!("{orgs} requires two-factor authentication.")}</p>
+                })}
+                <p>"Protect your account with a second step after your password: a security key or passkey, or a code from an authenticator app (Google Authenticator, 1Password, Authy…)."</p>
+            }.into_any()
+        }}
+        <h3>"Authenticator app"</h3>
+        {if s.app {
+            view! { <p class="muted">"Your authenticator app is set up."</p> }.into_any()
+        } else {
+            let label = if s.enabled { "Set up an authenticator app" } else { "Enable two-factor authentication" };
+            view! {
+                {move || match start.value().get() {
+                    Some(Ok(enrollment)) => view! { <Enroll enrollment confirm/> }.into_any(),
+                    other => view! {
+                        <ActionForm action=start>
+                            <p class="form-error" role="alert">{other.and_then(|r| r.err()).map(|e| e.to_string())}</p>
+                            <button type="submit" class="button">{label}</button>
+                        </ActionForm>
+                        <ConfirmAccessPrompt asked=asks_confirmation(start.value()) id="enable-confirm"/>
+                    }.into_any(),
+                }}
+            }.into_any()
+        }}
+        <PasskeysSection list=s.passkeys unavailable=s.passkeys_unavailable changed=passkeys_changed/>
+        {s.enabled.then(|| view! {
+            <h3>"Recovery codes"</h3>
+            <ActionForm action=regenerate>
+                <p class="muted">"New codes replace all the old ones."</p>
+                {s.app.then(|| view! {
+                    <Field label="Authentication code" name="code" id="regenerate-code" autocomplete="one-time-code" inputmode="numeric" error=field_error(regenerate.value(), "code")/>
+                })}
+                {(!s.app).then(|| view! { <input type="hidden" name="code" value=""/> })}
+                <p class="form-error" role="alert">{move || general_error(regenerate.value(), &["code"]).get()}</p>
+                <button type="submit" class="button secondary">"Regenerate recovery codes"</button>
+            </ActionForm>
+            <ConfirmAccessPrompt asked=asks_confirmation(regenerate.value()) id="regenerate-confirm"/>
+        })}
+        {s.app.then(|| view! {
+            <h3>{if last_factor { "Turn off" } else { "Remove the authenticator app" }}</h3>
+            {(last_factor && required.is_some()).then(|| view! {
+                <p class="muted">{format!("{} requires two-factor authentication: it cannot be turned off while you are a member.", required.clone().unwrap_or_default())}</p>
+            })}
+            <ActionForm action=disable>
+                <Field label="Password" name="password" id="disable-password" kind="password" autocomplete="current-password" error=field_error(disable.value(), "password")/>
+                <Field label="Authentication code" name="code" id="disable-code" autocomplete="one-time-code" inputmode="numeric" error=field_error(disable.value(), "code")/>
+                <p class="form-error" role="alert">{move || general_error(disable.value(), &["password", "code"]).get()}</p>
+                <button type="submit" class="button danger">{if last_factor { "Turn off two-factor authentication" } else { "Remove the authenticator app" }}</button>
+            </ActionForm>
+            <ConfirmAccessPrompt asked=asks_confirmation(disable.value()) id="disable-confirm"/>
+        })}
     }
 }
 
@@ -175,6 +224,7 @@ pub fn SecondStepPage() -> impl IntoView {
         <Title text="Two-factor authentication"/>
         <section class="card narrow">
             <h1>"Two-factor authentication"</h1>
+            <PasskeySignIn/>
             <ActionForm action=action>
                 <Field label="Authentication code" name="code" autocomplete="one-time-code" inputmode="numeric" error=field_error(action.value(), "code")/>
                 <p class="hint">"The 6-digit code from your authenticator app, or one of your recovery codes."</p>
@@ -191,6 +241,10 @@ pub fn SecondStepPage() -> impl IntoView {
 #[component]
 pub fn TwoFactorBanner(info: SessionInfo) -> impl IntoView {
     let grace = info.current_org.as_ref().and_then(|o| match &o.two_factor {
+        Compliance::Grace { deadline } if o.security_keys_only => Some(format!(
+            "{} requires a security key or passkey. Add one before {deadline} to keep access.",
+            o.name
+        )),
         Compliance::Grace { deadline } => Some(format!(
             "{} requires two-factor authentication. Turn it on before {deadline} to keep access.",
             o.name
@@ -216,15 +270,28 @@ pub fn TwoFactorBanner(info: SessionInfo) -> impl IntoView {
 /// move to their profile's 2FA setup. (The server's `page_gate` answers such pages with
 /// 403: a status set while streaming could race with the headers.)
 #[component]
-pub fn TwoFactorRequiredPage(org_name: String) -> impl IntoView {
+pub fn TwoFactorRequiredPage(org_name: String, security_keys_only: bool) -> impl IntoView {
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| navigate("/profile?setup=two-factor#two-factor", Default::default()));
+    let (title, message, action) = if security_keys_only {
+        (
+            "Security key or passkey required",
+            " requires a security key or passkey: an authenticator app is not enough. Add one to continue; your membership is kept.",
+            "Add a security key or passkey",
+        )
+    } else {
+        (
+            "Two-factor authentication required",
+            " requires two-factor authentication. Turn it on to continue; your membership is kept.",
+            "Set up two-factor authentication",
+        )
+    };
     view! {
-        <Title text="Two-factor authentication required"/>
+        <Title text=title/>
         <section class="card narrow" data-testid="two-factor-required">
-            <h1>"Two-factor authentication required"</h1>
-            <p>{org_name} " requires two-factor authentication. Turn it on to continue; your membership is kept."</p>
-            <A href="/profile#two-factor" attr:class="button">"Set up two-factor authentication"</A>
+            <h1>{title}</h1>
+            <p>{org_name} {message}</p>
+            <A href="/profile#two-factor" attr:class="button">{action}</A>
         </section>
     }
 }
@@ -262,6 +329,8 @@ fn PolicyForm(
 ) -> impl IntoView {
     let wanted = RwSignal::new(policy.required);
     let grace = RwSignal::new("7".to_string());
+    let methods = RwSignal::new(PolicyLevel::Any);
+    let may_require_keys = policy.viewer_has_passkey;
     let confirming = RwSignal::new(false);
     // Keyboard users land on the confirmation when it opens and back on Apply when it is
     // cancelled, instead of at the top of the page.
@@ -272,10 +341,16 @@ fn PolicyForm(
     let required = policy.required;
     let count = policy.without_count;
     let may_change = policy.viewer_has_two_factor;
+    let what = match policy.level {
+        PolicyLevel::SecurityKeys => "A security key or passkey",
+        PolicyLevel::Any => "Two-factor authentication",
+    };
     let status = if required {
         match &policy.deadline {
-            Some(deadline) => format!("Two-factor authentication is required. Members without it keep access until {deadline}."),
-            None => "Two-factor authentication is required of every member.".to_string(),
+            Some(deadline) => {
+                format!("{what} is required. Members without it keep access until {deadline}.")
+            }
+            None => format!("{what} is required of every member."),
         }
     } else {
         "Members may sign in with a password alone.".to_string()
@@ -298,7 +373,7 @@ fn PolicyForm(
             " Require two-factor authentication"
         </label>
         <div class="members-without">
-            <p data-testid="without-count">{format!("{} without two-factor authentication{}.", counted(count, "member", "members"), if notified > 0 { format!(" ({notified} notified)") } else { String::new() })}</p>
+            <p data-testid="without-count">{format!("{} without {}{}.", counted(count, "member", "members"), if required && policy.level == PolicyLevel::SecurityKeys { "a security key or passkey" } else { "two-factor authentication" }, if notified > 0 { format!(" ({notified} notified)") } else { String::new() })}</p>
             {(count > 0).then(|| view! {
                 <ul class="plain">{without_list}</ul>
                 <ActionForm action=notify attr:class="inline">
@@ -312,6 +387,23 @@ fn PolicyForm(
             })}
         </div>
         {move || (wanted.get() && !required && !confirming.get()).then(|| view! {
+            <fieldset class="field">
+                <legend>"Accept"</legend>
+                <label class="radio">
+                    <input type="radio" name="methods-choice" id="methods-any" prop:checked=move || methods.get() == PolicyLevel::Any
+                        on:change=move |_| methods.set(PolicyLevel::Any)/>
+                    " Any method: an authenticator app, a security key or a passkey"
+                </label>
+                <label class="radio">
+                    <input type="radio" name="methods-choice" id="methods-security-keys" disabled=!may_require_keys
+                        prop:checked=move || methods.get() == PolicyLevel::SecurityKeys
+                        on:change=move |_| methods.set(PolicyLevel::SecurityKeys)/>
+                    " Security keys and passkeys only (phishing-resistant)"
+                </label>
+                {(!may_require_keys).then(|| view! {
+                    <p class="hint">"To require security keys and passkeys, add one to your own account first."</p>
+                })}
+            </fieldset>
             <div class="field">
                 <label for="grace-days">"Grace period (days, 0–30)"</label>
                 <input id="grace-days" type="number" min="0" max=MAX_GRACE_DAYS.to_string() prop:value=move || grace.get()
@@ -328,14 +420,20 @@ fn PolicyForm(
             };
             view! {
                 <div class="confirm" role="alertdialog" aria-labelledby="confirm-require">
-                    <p id="confirm-require"><strong>{format!(
-                        "Require two-factor authentication? {} without it will lose access {when}, until they turn it on.",
-                        counted(count, "member", "members")
-                    )}</strong></p>
+                    <p id="confirm-require"><strong>{match methods.get() {
+                        PolicyLevel::Any => format!(
+                            "Require two-factor authentication? {} without it will lose access {when}, until they turn it on.",
+                            counted(count, "member", "members")
+                        ),
+                        PolicyLevel::SecurityKeys => format!(
+                            "Require security keys and passkeys? Members without one will lose access {when}, until they add one; an authenticator app no longer counts.",
+                        ),
+                    }}</strong></p>
                     <ActionForm action=set>
                         <input type="hidden" name="org_id" value=org_id.to_string()/>
                         <input type="hidden" name="require" value="on"/>
                         <input type="hidden" name="grace_days" value=days/>
+                        <input type="hidden" name="methods" value=methods.get().as_str()/>
                         <p class="form-error" role="alert">{move || general_error(set.value(), &[]).get()}</p>
                         <button type="submit" class="button" node_ref=confirm_button>"Require two-factor authentication"</button>
                         " "

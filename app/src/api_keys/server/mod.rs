@@ -354,7 +354,9 @@ pub async fn authenticate(
         return Err(AppError::AccountDisabled);
     }
     if row.standing.compliance(now) == Compliance::Blocked {
-        return Err(AppError::TwoFactorRequired);
+        return Err(AppError::TwoFactorRequired {
+            security_keys_only: row.standing.security_keys_only(),
+        });
     }
     state.api_limiter.check(row.id)?;
     if row

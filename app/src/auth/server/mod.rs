@@ -186,7 +186,7 @@ async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Ses
         id_hash,
         user_id: row.user_id,
         authenticated_at: row.authenticated_at,
-        two_factor_enabled: row.totp_enabled_at.is_some(),
+        two_factor_enabled: row.two_factor_at.is_some(),
         key_expiry_at: row.key_expiry_at,
         name: row.name,
         email: row.email,
@@ -499,7 +499,9 @@ pub async fn confirm_access(
     if !password::verify(state, password, Some(hash)).await? {
         return Err(AppError::invalid("password", "That is not your password."));
     }
-    if crate::two_factor::server::is_enabled(state, session.user_id).await? {
+    // A code when there is an app to read one from; with security keys or passkeys only, the
+    // password confirms access (as GitHub's sudo mode allows).
+    if crate::two_factor::server::has_app(state, session.user_id).await? {
         let code = code
             .map(str::trim)
             .filter(|c| !c.is_empty())
@@ -637,7 +639,9 @@ pub async fn org_actor_of(
         .find(|o| o.id == org_id)
         .ok_or(AppError::NotFound)?;
     if org.two_factor == Compliance::Blocked {
-        return Err(AppError::TwoFactorRequired);
+        return Err(AppError::TwoFactorRequired {
+            security_keys_only: org.security_keys_only,
+        });
     }
     Ok(Actor {
         user_id: session.user_id,

@@ -26,11 +26,13 @@ struct TotpRow {
     totp_pending_secret: Option<String>,
     totp_enabled_at: Option<i64>,
     totp_last_step: i64,
+    /// Since when the user has had any second factor (an app, a security key or passkey).
+    two_factor_at: Option<i64>,
 }
 
 async fn load(state: &AppState, user_id: i64) -> Result<TotpRow, AppError> {
     sqlx::query_as(
-        "SELECT totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step
+        "SELECT totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step, two_factor_at
          FROM users WHERE id = $1",
     )
     .bind(user_id)
@@ -56,7 +58,13 @@ fn decrypt_secret(state: &AppState, user_id: i64, stored: &str) -> Result<Vec<u8
         })
 }
 
+/// Whether the user has any second factor: 2FA is on.
 pub async fn is_enabled(state: &AppState, user_id: i64) -> Result<bool, AppError> {
+    Ok(load(state, user_id).await?.two_factor_at.is_some())
+}
+
+/// Whether the user has an authenticator app (codes can be asked for).
+pub async fn has_app(state: &AppState, user_id: i64) -> Result<bool, AppError> {
     Ok(load(state, user_id).await?.totp_enabled_at.is_some())
 }
 
@@ -67,7 +75,10 @@ pub async fn status(state: &AppState, user_id: i64) -> Result<TwoFactorStatus, A
         .fetch_one(&state.db.pool)
         .await?;
     Ok(TwoFactorStatus {
-        enabled: row.totp_enabled_at.is_some(),
+        enabled: row.two_factor_at.is_some(),
+        app: row.totp_enabled_at.is_some(),
+        passkeys: crate::two_factor::passkeys::server::list(state, user_id).await?,
+        passkeys_unavailable: crate::two_factor::passkeys::server::unavailable_here(state),
         recovery_codes_left: left,
         required_by: policy::orgs_requiring(state, user_id).await?,
     })
@@ -78,7 +89,7 @@ pub async fn start(state: &AppState, user_id: i64, email: &str) -> Result<Enroll
     if load(state, user_id).await?.totp_enabled_at.is_some() {
         return Err(AppError::conflict(
             "two_factor",
-            "Two-factor authentication is already on.",
+            "Your authenticator app is already set up.",
         ));
     }
     let mut secret = [0u8; totp::SECRET_BYTES];
@@ -109,7 +120,7 @@ pub async fn confirm(
     if row.totp_enabled_at.is_some() {
         return Err(AppError::conflict(
             "two_factor",
-            "Two-factor authentication is already on.",
+            "Your authenticator app is already set up.",
         ));
     }
     let pending = row.totp_pending_secret.ok_or_else(|| {
@@ -131,6 +142,7 @@ pub async fn confirm(
     let done = sqlx::query(
         "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
                 totp_enabled_at = $1, totp_last_step = $2,
+                two_factor_at = COALESCE(two_factor_at, $1),
                 second_factor_failures = CASE WHEN second_factor_locked_until = 0 THEN 0
                     ELSE second_factor_failures END
          WHERE id = $3 AND totp_pending_secret = $4 AND totp_enabled_at IS NULL",
@@ -148,7 +160,16 @@ pub async fn confirm(
         ));
     }
     let codes = replace_recovery_codes(state, &mut tx, user_id).await?;
-    record_for_user(&mut tx, state, user_id, "user.two_factor_enabled", ip).await?;
+    let details = serde_json::json!({ "method": "app" });
+    record_for_user(
+        &mut tx,
+        state,
+        user_id,
+        "user.two_factor_enabled",
+        ip,
+        details,
+    )
+    .await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -160,7 +181,16 @@ pub async fn regenerate(
     code: &str,
     ip: Option<String>,
 ) -> Result<RecoveryCodes, AppError> {
-    verify(state, user_id, code, false).await?;
+    // With an app, a current code; with security keys or passkeys only, the confirmed access
+    // (checked by the caller) is the proof.
+    if has_app(state, user_id).await? {
+        verify(state, user_id, code, false).await?;
+    } else if !is_enabled(state, user_id).await? {
+        return Err(AppError::conflict(
+            "two_factor",
+            "Two-factor authentication is not on.",
+        ));
+    }
     let mut tx = state.db.pool.begin().await?;
     let codes = replace_recovery_codes(state, &mut tx, user_id).await?;
     record_for_user(
@@ -169,14 +199,17 @@ pub async fn regenerate(
         user_id,
         "user.recovery_codes_regenerated",
         ip,
+        serde_json::Value::Null,
     )
     .await?;
     tx.commit().await?;
     Ok(codes)
 }
 
-/// Turns 2FA off (the caller has checked the password) and ends the user's other sessions.
-/// Refused while an organization of the user requires 2FA.
+/// Removes the authenticator app (the caller has checked the password). When it is the last
+/// second factor, 2FA is off: refused while an organization of the user requires 2FA, and the
+/// recovery codes and the user's other sessions end with it. With a security key or passkey
+/// left, only the app goes.
 pub async fn disable(
     state: &AppState,
     session: &crate::auth::server::Session,
@@ -184,40 +217,71 @@ pub async fn disable(
     ip: Option<String>,
 ) -> Result<(), AppError> {
     let user_id = session.user_id;
-    let requiring = policy::orgs_requiring(state, user_id).await?;
-    if !requiring.is_empty() {
-        return Err(AppError::conflict(
-            "two_factor",
-            format!(
-                "{} requires two-factor authentication, so it cannot be turned off while you are a member.",
-                requiring.join(", ")
-            ),
-        ));
+    let last = crate::two_factor::passkeys::server::count(&state.db.pool, user_id).await? == 0;
+    if last {
+        let requiring = policy::orgs_requiring(state, user_id).await?;
+        if !requiring.is_empty() {
+            return Err(AppError::conflict(
+                "two_factor",
+                format!(
+                    "{} requires two-factor authentication, so it cannot be turned off while you are a member.",
+                    requiring.join(", ")
+                ),
+            ));
+        }
     }
     verify(state, user_id, code, false).await?;
     let mut tx = state.db.pool.begin().await?;
-    remove_factors(&mut tx, user_id).await?;
-    // A session opened with the second factor should not outlive it.
-    crate::auth::server::store::end_other_sessions(&mut tx, user_id, &session.id_hash).await?;
-    record_for_user(&mut tx, state, user_id, "user.two_factor_disabled", ip).await?;
+    if last {
+        remove_factors(&mut tx, user_id).await?;
+        // A session opened with the second factor should not outlive it.
+        crate::auth::server::store::end_other_sessions(&mut tx, user_id, &session.id_hash).await?;
+        let details = serde_json::Value::Null;
+        record_for_user(
+            &mut tx,
+            state,
+            user_id,
+            "user.two_factor_disabled",
+            ip,
+            details,
+        )
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL,
+                              totp_enabled_at = NULL, totp_last_step = 0
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::Value::Null;
+        record_for_user(&mut tx, state, user_id, "user.totp_removed", ip, details).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
 
 /// Removes every second factor of a user: the TOTP secret (also one being enrolled), the
-/// recovery codes, a sign-in waiting for its second step, and the run of failed checks.
+/// security keys and passkeys, the recovery codes, a sign-in waiting for its second step, and
+/// the run of failed checks.
 /// Returns the recovery codes that were left. In the caller's transaction: turning 2FA off,
 /// or a reset by an Owner or the instance operator.
 pub async fn remove_factors(tx: &mut sqlx::AnyConnection, user_id: i64) -> Result<i64, AppError> {
     sqlx::query(
         "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL,
                           totp_last_step = 0, second_factor_failures = 0,
-                          second_factor_locked_until = 0
+                          second_factor_locked_until = 0, two_factor_at = NULL,
+                          passkey_registration = NULL, passkey_at = NULL
          WHERE id = $1",
     )
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
+    sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
@@ -264,14 +328,22 @@ pub async fn verify(
     allow_recovery: bool,
 ) -> Result<(), AppError> {
     let row = load(state, user_id).await?;
-    let stored = row
-        .totp_secret
-        .as_deref()
-        .ok_or_else(|| AppError::conflict("two_factor", "Two-factor authentication is not on."))?;
+    if row.two_factor_at.is_none() {
+        return Err(AppError::conflict(
+            "two_factor",
+            "Two-factor authentication is not on.",
+        ));
+    }
     let code = normalize(code);
+    if code.len() == totp::DIGITS && row.totp_secret.is_none() {
+        return Err(AppError::invalid(
+            "code",
+            "You have no authenticator app: use your security key or passkey, or a recovery code.",
+        ));
+    }
     reserve_attempt(state, user_id).await?;
     let accepted =
-        if code.len() == totp::DIGITS {
+        if let (true, Some(stored)) = (code.len() == totp::DIGITS, row.totp_secret.as_deref()) {
             let secret = decrypt_secret(state, user_id, stored)?;
             match totp::matching_step(
                 &secret,
@@ -308,8 +380,15 @@ pub async fn verify(
     if !accepted {
         return Err(record_failure(state, user_id).await?);
     }
-    // A success ends the run of failures, but never lifts a lock that concurrent failures
-    // set meanwhile.
+    clear_failures(state, user_id).await
+}
+
+/// A success ends the run of failures, but never lifts a lock that concurrent failures set
+/// meanwhile.
+pub(in crate::two_factor) async fn clear_failures(
+    state: &AppState,
+    user_id: i64,
+) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE users SET second_factor_failures = 0 WHERE id = $1 AND second_factor_locked_until = 0",
     )
@@ -338,7 +417,10 @@ fn locked(until: i64, now: i64) -> AppError {
 /// checked: of any number of concurrent attempts, at most [`MAX_FAILURES`] since the last
 /// success are ever evaluated. Refused while the account is locked. A lock that has run out
 /// starts a fresh count.
-async fn reserve_attempt(state: &AppState, user_id: i64) -> Result<(), AppError> {
+pub(in crate::two_factor) async fn reserve_attempt(
+    state: &AppState,
+    user_id: i64,
+) -> Result<(), AppError> {
     let now = state.now();
     let reserved = sqlx::query(
         "UPDATE users SET
@@ -376,7 +458,10 @@ async fn reserve_attempt(state: &AppState, user_id: i64) -> Result<(), AppError>
 /// A checked attempt failed: its count stands (see [`reserve_attempt`]); the attempt that
 /// finds the count at the limit locks the account, once, and audits it. Returns the error to
 /// answer: the wrong code, or the lock.
-async fn record_failure(state: &AppState, user_id: i64) -> Result<AppError, AppError> {
+pub(in crate::two_factor) async fn record_failure(
+    state: &AppState,
+    user_id: i64,
+) -> Result<AppError, AppError> {
     metrics::counter!("gatehouse_second_factor_failures_total").increment(1);
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
@@ -428,7 +513,7 @@ fn recovery_hash(state: &AppState, user_id: i64, code: &str) -> String {
         .keyed_hash("recovery-code", &format!("{user_id}:{code}"))
 }
 
-async fn replace_recovery_codes(
+pub(in crate::two_factor) async fn replace_recovery_codes(
     state: &AppState,
     tx: &mut sqlx::AnyConnection,
     user_id: i64,
@@ -463,22 +548,21 @@ async fn replace_recovery_codes(
 }
 
 /// A user's own 2FA change, in the audit log of each of their organizations.
-async fn record_for_user(
+pub(in crate::two_factor) async fn record_for_user(
     tx: &mut sqlx::AnyConnection,
     state: &AppState,
     user_id: i64,
     action: &'static str,
     ip: Option<String>,
+    details: serde_json::Value,
 ) -> Result<(), AppError> {
-    crate::audit::record_for_user(
-        tx,
-        state,
-        user_id,
-        crate::audit::Event::new(action, format!("user:{user_id}"))
-            .actor(user_id)
-            .ip(ip),
-    )
-    .await
+    let mut event = crate::audit::Event::new(action, format!("user:{user_id}"))
+        .actor(user_id)
+        .ip(ip);
+    if !details.is_null() {
+        event = event.details(details);
+    }
+    crate::audit::record_for_user(tx, state, user_id, event).await
 }
 
 /// A password-checked sign-in waiting for its second step: returns the token for its cookie.

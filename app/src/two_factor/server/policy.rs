@@ -7,7 +7,7 @@ use crate::orgs::server::{date_time, lock_org};
 use crate::policy::{authorize, Action};
 use crate::state::AppState;
 use crate::two_factor::model::{
-    Compliance, MemberWithout, PolicyView, MAX_GRACE_DAYS, WITHOUT_SHOWN,
+    Compliance, MemberWithout, PolicyLevel, PolicyView, MAX_GRACE_DAYS, WITHOUT_SHOWN,
 };
 
 const DAY_SECS: i64 = 24 * 3600;
@@ -30,37 +30,74 @@ pub struct StandingRow {
     pub two_factor_since: Option<i64>,
     pub two_factor_deadline: Option<i64>,
     pub member_since: i64,
-    pub totp_enabled_at: Option<i64>,
+    pub two_factor_at: Option<i64>,
+    pub passkey_at: Option<i64>,
 }
 
 /// Select list for [`StandingRow`], with memberships `m`, organizations `o`, users `u`.
 pub const STANDING_COLUMNS: &str =
     "o.require_two_factor, o.two_factor_since, o.two_factor_deadline, \
-     m.created_at AS member_since, u.totp_enabled_at";
+     m.created_at AS member_since, u.two_factor_at, u.passkey_at";
 
 impl StandingRow {
-    /// The five [`STANDING_COLUMNS`] of a read row, starting at column `first`.
+    /// The six [`STANDING_COLUMNS`] of a read row, starting at column `first`.
     pub fn from_read(row: &crate::db::ReadRow, first: usize) -> Result<Self, AppError> {
         Ok(Self {
             require_two_factor: row.i64(first)?,
             two_factor_since: row.opt_i64(first + 1)?,
             two_factor_deadline: row.opt_i64(first + 2)?,
             member_since: row.i64(first + 3)?,
-            totp_enabled_at: row.opt_i64(first + 4)?,
+            two_factor_at: row.opt_i64(first + 4)?,
+            passkey_at: row.opt_i64(first + 5)?,
         })
     }
 
+    /// Whether the organization accepts security keys and passkeys only.
+    pub fn security_keys_only(&self) -> bool {
+        PolicyLevel::from_stored(self.require_two_factor) == Some(PolicyLevel::SecurityKeys)
+    }
+
     pub fn compliance(&self, now: i64) -> Compliance {
+        let level = PolicyLevel::from_stored(self.require_two_factor);
         compliance(
             PolicyInputs {
-                required: self.require_two_factor == 1,
+                required: level.is_some(),
                 since: self.two_factor_since,
                 deadline: self.two_factor_deadline,
                 member_since: self.member_since,
-                has_two_factor: self.totp_enabled_at.is_some(),
+                has_two_factor: match level {
+                    Some(PolicyLevel::SecurityKeys) => self.passkey_at.is_some(),
+                    _ => self.two_factor_at.is_some(),
+                },
             },
             now,
         )
+    }
+}
+
+impl PolicyLevel {
+    /// `organizations.require_two_factor`: 0 not required, 1 any method, 2 security keys only.
+    pub fn from_stored(raw: i64) -> Option<Self> {
+        match raw {
+            0 => None,
+            2 => Some(Self::SecurityKeys),
+            _ => Some(Self::Any),
+        }
+    }
+
+    pub fn stored(self) -> i64 {
+        match self {
+            Self::Any => 1,
+            Self::SecurityKeys => 2,
+        }
+    }
+
+    /// The membership column that says a member complies at this level.
+    fn complying_column(self) -> &'static str {
+        match self {
+            Self::Any => "two_factor_at",
+            Self::SecurityKeys => "passkey_at",
+        }
     }
 }
 
@@ -84,44 +121,60 @@ pub fn compliance(p: PolicyInputs, now: i64) -> Compliance {
 
 /// Names of the user's organizations that require 2FA.
 pub async fn orgs_requiring(state: &AppState, user_id: i64) -> Result<Vec<String>, AppError> {
+    orgs_requiring_at_least(state, user_id, PolicyLevel::Any).await
+}
+
+/// Names of the user's organizations that require at least `level`.
+pub async fn orgs_requiring_at_least(
+    state: &AppState,
+    user_id: i64,
+    level: PolicyLevel,
+) -> Result<Vec<String>, AppError> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT o.name FROM memberships m JOIN organizations o ON o.id = m.org_id
-         WHERE m.user_id = $1 AND o.require_two_factor = 1 ORDER BY o.name",
+         WHERE m.user_id = $1 AND o.require_two_factor >= $2 ORDER BY o.name",
     )
     .bind(user_id)
+    .bind(level.stored())
     .fetch_all(&state.db.pool)
     .await?;
     Ok(rows.into_iter().map(|(name,)| name).collect())
 }
 
-/// Whether the organization requires 2FA, and the end of its grace period (if one was set).
-pub async fn org_policy(state: &AppState, org_id: i64) -> Result<(bool, Option<i64>), AppError> {
+/// The organization's policy level (`None`: 2FA not required), and the end of its grace
+/// period (if one was set).
+pub async fn org_policy(
+    state: &AppState,
+    org_id: i64,
+) -> Result<(Option<PolicyLevel>, Option<i64>), AppError> {
     let (required, deadline): (i64, Option<i64>) = sqlx::query_as(
         "SELECT require_two_factor, two_factor_deadline FROM organizations WHERE id = $1",
     )
     .bind(org_id)
     .fetch_one(&state.db.pool)
     .await?;
-    Ok((required == 1, deadline))
+    Ok((PolicyLevel::from_stored(required), deadline))
 }
 
 pub async fn view(state: &AppState, actor: &Actor) -> Result<PolicyView, AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
-    let (required, deadline) = org_policy(state, actor.org_id).await?;
-    let (without_count, notified_count): (i64, i64) = sqlx::query_as(
+    let (level, deadline) = org_policy(state, actor.org_id).await?;
+    // Members count as without it by the level in force (any method when not required).
+    let column = level.unwrap_or(PolicyLevel::Any).complying_column();
+    let (without_count, notified_count): (i64, i64) = sqlx::query_as(&format!(
         "SELECT COUNT(*), COUNT(n.user_id)
          FROM memberships m
          LEFT JOIN two_factor_notices n ON n.user_id = m.user_id AND n.org_id = m.org_id
-         WHERE m.org_id = $1 AND m.two_factor_at IS NULL",
-    )
+         WHERE m.org_id = $1 AND m.{column} IS NULL"
+    ))
     .bind(actor.org_id)
     .fetch_one(&state.db.pool)
     .await?;
-    let without = sqlx::query_as::<_, (String, String)>(
+    let without = sqlx::query_as::<_, (String, String)>(&format!(
         "SELECT u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.org_id = $1 AND m.two_factor_at IS NULL
-             ORDER BY m.member_name, m.user_id LIMIT $2",
-    )
+             WHERE m.org_id = $1 AND m.{column} IS NULL
+             ORDER BY m.member_name, m.user_id LIMIT $2"
+    ))
     .bind(actor.org_id)
     .bind(WITHOUT_SHOWN)
     .fetch_all(&state.db.pool)
@@ -130,10 +183,12 @@ pub async fn view(state: &AppState, actor: &Actor) -> Result<PolicyView, AppErro
     .map(|(name, email)| MemberWithout { name, email })
     .collect();
     Ok(PolicyView {
-        required,
+        required: level.is_some(),
+        level: level.unwrap_or(PolicyLevel::Any),
         deadline: deadline.filter(|d| *d > state.now()).map(date_time),
         can_manage: true,
         viewer_has_two_factor: super::is_enabled(state, actor.user_id).await?,
+        viewer_has_passkey: has_passkey(state, actor.user_id).await?,
         without_count,
         without,
         notified_count,
@@ -145,13 +200,15 @@ pub async fn view(state: &AppState, actor: &Actor) -> Result<PolicyView, AppErro
 pub async fn notify(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
     let now = state.now();
+    let (level, _) = org_policy(state, actor.org_id).await?;
+    let column = level.unwrap_or(PolicyLevel::Any).complying_column();
     let mut tx = state.db.pool.begin().await?;
-    let done = sqlx::query(
+    let done = sqlx::query(&format!(
         "INSERT INTO two_factor_notices (user_id, org_id, created_at)
          SELECT m.user_id, m.org_id, $2 FROM memberships m
-         WHERE m.org_id = $1 AND m.two_factor_at IS NULL
-         ON CONFLICT (user_id, org_id) DO UPDATE SET created_at = excluded.created_at",
-    )
+         WHERE m.org_id = $1 AND m.{column} IS NULL
+         ON CONFLICT (user_id, org_id) DO UPDATE SET created_at = excluded.created_at"
+    ))
     .bind(actor.org_id)
     .bind(now)
     .execute(&mut *tx)
@@ -171,8 +228,9 @@ pub async fn notify(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
         // 100,000 should not hold the request open.
         let state = state.clone();
         let org_id = actor.org_id;
+        let level = level.unwrap_or(PolicyLevel::Any);
         tokio::spawn(async move {
-            if let Err(err) = email_members_without(&state, org_id).await {
+            if let Err(err) = email_members_without(&state, org_id, level).await {
                 tracing::error!(?err, org_id, "emailing the 2FA notice stopped");
             }
         });
@@ -180,7 +238,22 @@ pub async fn notify(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
     Ok(count)
 }
 
-async fn email_members_without(state: &AppState, org_id: i64) -> Result<(), AppError> {
+async fn email_members_without(
+    state: &AppState,
+    org_id: i64,
+    level: PolicyLevel,
+) -> Result<(), AppError> {
+    let column = level.complying_column();
+    let (asks, subject) = match level {
+        PolicyLevel::Any => (
+            "to turn on two-factor authentication",
+            "turn on two-factor authentication",
+        ),
+        PolicyLevel::SecurityKeys => (
+            "to add a security key or passkey",
+            "add a security key or passkey",
+        ),
+    };
     let Some(mailer) = &state.mailer else {
         return Ok(());
     };
@@ -191,13 +264,13 @@ async fn email_members_without(state: &AppState, org_id: i64) -> Result<(), AppE
     let link = format!("{}/profile#two-factor", state.base_url());
     let mut after = (String::new(), 0i64);
     loop {
-        let page: Vec<(i64, String, String, String)> = sqlx::query_as(
+        let page: Vec<(i64, String, String, String)> = sqlx::query_as(&format!(
             "SELECT m.user_id, m.member_name, u.name, u.email
              FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.org_id = $1 AND m.two_factor_at IS NULL
+             WHERE m.org_id = $1 AND m.{column} IS NULL
                AND (m.member_name, m.user_id) > ($2, $3)
-             ORDER BY m.member_name, m.user_id LIMIT 200",
-        )
+             ORDER BY m.member_name, m.user_id LIMIT 200"
+        ))
         .bind(org_id)
         .bind(&after.0)
         .bind(after.1)
@@ -209,16 +282,11 @@ async fn email_members_without(state: &AppState, org_id: i64) -> Result<(), AppE
         after = (last.1.clone(), last.0);
         for (_, _, name, email) in &page {
             let body = format!(
-                "Hello {name},\n\n{org_name} asks every member to turn on two-factor authentication.\n\
-                 Turn it on in your Gatehouse profile:\n\n{link}\n"
+                "Hello {name},\n\n{org_name} asks every member {asks}.\n\
+                 Do it in your Gatehouse profile:\n\n{link}\n"
             );
             if let Err(err) = mailer
-                .send(
-                    name,
-                    email,
-                    &format!("{org_name}: turn on two-factor authentication"),
-                    body,
-                )
+                .send(name, email, &format!("{org_name}: {subject}"), body)
                 .await
             {
                 tracing::warn!(?err, "a 2FA notice email was not sent");
@@ -227,16 +295,25 @@ async fn email_members_without(state: &AppState, org_id: i64) -> Result<(), AppE
     }
 }
 
-/// Applies (with a grace period of 0–30 days) or lifts the policy. Only an Owner with 2FA on.
+/// Applies `level` (with a grace period of 0–30 days) or lifts the policy (`None`). Only an
+/// Owner with 2FA on, and for security keys only, an Owner with one.
 pub async fn set(
     state: &AppState,
     actor: &Actor,
-    required: bool,
+    level: Option<PolicyLevel>,
     grace_days: i64,
 ) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
     if !super::is_enabled(state, actor.user_id).await? {
-        return Err(AppError::TwoFactorRequired);
+        return Err(AppError::TwoFactorRequired {
+            security_keys_only: false,
+        });
+    }
+    if level == Some(PolicyLevel::SecurityKeys) && !has_passkey(state, actor.user_id).await? {
+        return Err(AppError::invalid(
+            "methods",
+            "Add a security key or passkey to your own account first (Profile → Two-factor authentication).",
+        ));
     }
     if !(0..=MAX_GRACE_DAYS).contains(&grace_days) {
         return Err(AppError::invalid(
@@ -247,18 +324,20 @@ pub async fn set(
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
-    let (without,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM memberships m WHERE m.org_id = $1 AND m.two_factor_at IS NULL",
-    )
+    let column = level.unwrap_or(PolicyLevel::Any).complying_column();
+    let (without,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM memberships m WHERE m.org_id = $1 AND m.{column} IS NULL"
+    ))
     .bind(actor.org_id)
     .fetch_one(&mut *tx)
     .await?;
-    let event = if required {
+    let event = if let Some(level) = level {
         let deadline = now + grace_days * DAY_SECS;
         sqlx::query(
-            "UPDATE organizations SET require_two_factor = 1, two_factor_since = $1,
-                    two_factor_deadline = $2 WHERE id = $3",
+            "UPDATE organizations SET require_two_factor = $1, two_factor_since = $2,
+                    two_factor_deadline = $3 WHERE id = $4",
         )
+        .bind(level.stored())
         .bind(now)
         .bind(deadline)
         .bind(actor.org_id)
@@ -267,6 +346,7 @@ pub async fn set(
         actor
             .event("org.two_factor_required", format!("org:{}", actor.org_id))
             .details(serde_json::json!({
+                "methods": level.as_str(),
                 "grace_days": grace_days,
                 "deadline": date_time(deadline),
                 "members_without_two_factor": without,
@@ -287,6 +367,15 @@ pub async fn set(
     crate::audit::record(&mut tx, state, event).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether the user has a security key or passkey.
+pub async fn has_passkey(state: &AppState, user_id: i64) -> Result<bool, AppError> {
+    let (at,): (Option<i64>,) = sqlx::query_as("SELECT passkey_at FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Ok(at.is_some())
 }
 
 #[cfg(test)]

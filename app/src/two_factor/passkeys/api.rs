@@ -1,0 +1,121 @@
+//! Server functions of security keys and passkeys. The profile ones act on the signed-in user
+//! only; the sign-in ones on the sign-in waiting for its second step (its cookie). The
+//! browser's answers travel as the JSON webauthn-rs reads.
+
+use super::model::SignInMethods;
+use crate::error::AppError;
+use crate::two_factor::model::RecoveryCodes;
+use leptos::prelude::*;
+use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
+
+#[cfg(feature = "ssr")]
+use {
+    super::server as passkeys,
+    crate::auth::server::{self as auth, signed_in},
+    crate::domain::PasskeyName,
+    crate::state::from_context as state,
+};
+
+/// **Add a security key or passkey**, first step: the name is checked before the browser asks
+/// for a touch, and the answer is the options for `navigator.credentials.create`.
+#[server(endpoint = "passkeys/start")]
+pub async fn start_passkey_registration(
+    name: String,
+) -> Result<CreationChallengeResponse, AppError> {
+    let state = state()?;
+    let (session, _) = signed_in(&state).await?;
+    auth::require_recent_auth(&state, session.authenticated_at)?;
+    PasskeyName::parse(&name)?;
+    passkeys::start_registration(&state, session.user_id, &session.email, &session.name).await
+}
+
+/// Second step: `credential` is the browser's answer. Answers the recovery codes when this is
+/// the person's first second factor.
+#[server(endpoint = "passkeys/finish")]
+pub async fn finish_passkey_registration(
+    name: String,
+    credential: String,
+) -> Result<Option<RecoveryCodes>, AppError> {
+    let state = state()?;
+    let (session, meta) = signed_in(&state).await?;
+    auth::require_recent_auth(&state, session.authenticated_at)?;
+    let name = PasskeyName::parse(&name)?;
+    passkeys::finish_registration(&state, session.user_id, &name, &credential, meta.ip).await
+}
+
+#[server(endpoint = "passkeys/rename")]
+pub async fn rename_passkey(id: i64, name: String) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, meta) = signed_in(&state).await?;
+    let name = PasskeyName::parse(&name)?;
+    passkeys::rename(&state, session.user_id, id, &name, meta.ip).await
+}
+
+/// **Remove**: needs the password, like turning 2FA off.
+#[server(endpoint = "passkeys/remove")]
+pub async fn remove_passkey(id: i64, password: String) -> Result<(), AppError> {
+    let state = state()?;
+    let (session, meta) = signed_in(&state).await?;
+    auth::require_recent_auth(&state, session.authenticated_at)?;
+    let hash = auth::store::password_hash(&state, session.user_id).await?;
+    if !auth::password::verify(&state, &password, Some(hash)).await? {
+        return Err(AppError::invalid("password", "That is not your password."));
+    }
+    passkeys::remove(&state, &session, id, meta.ip).await
+}
+
+#[cfg(feature = "ssr")]
+async fn waiting_sign_in(
+    state: &crate::state::AppState,
+) -> Result<(i64, Option<String>, String), AppError> {
+    let meta = auth::request_meta(state);
+    let expired = || AppError::invalid("passkey", "This sign-in has expired. Sign in again.");
+    let token = meta.challenge_token.clone().ok_or_else(expired)?;
+    let (user_id, next) = crate::two_factor::server::find_challenge(state, &token)
+        .await?
+        .ok_or_else(expired)?;
+    Ok((user_id, next, token))
+}
+
+#[server(endpoint = "sign_in/methods")]
+pub async fn second_step_methods() -> Result<SignInMethods, AppError> {
+    let state = state()?;
+    let (user_id, _, _) = waiting_sign_in(&state).await?;
+    Ok(SignInMethods {
+        passkey: passkeys::count(&state.db.pool, user_id).await? > 0,
+        app: crate::two_factor::server::has_app(&state, user_id).await?,
+        passkey_unavailable: passkeys::unavailable_here(&state),
+    })
+}
+
+/// **Use your security key or passkey**, first step: the options for
+/// `navigator.credentials.get`.
+#[server(endpoint = "sign_in/passkey_start")]
+pub async fn start_passkey_sign_in() -> Result<RequestChallengeResponse, AppError> {
+    let state = state()?;
+    let (user_id, _, token) = waiting_sign_in(&state).await?;
+    passkeys::start_sign_in(&state, user_id, &token).await
+}
+
+/// Second step: signs in with the browser's signed answer. Answers where to go next.
+#[server(endpoint = "sign_in/passkey")]
+pub async fn sign_in_with_passkey(credential: String) -> Result<String, AppError> {
+    let state = state()?;
+    let meta = auth::request_meta(&state);
+    let (user_id, next, token) = waiting_sign_in(&state).await?;
+    passkeys::finish_sign_in(&state, user_id, &token, &credential).await?;
+    crate::two_factor::server::end_challenge(&state, &token).await?;
+    auth::set_cookie(&state, auth::CHALLENGE_COOKIE, "", 0);
+    auth::start_session(&state, &meta, user_id, None).await?;
+    crate::audit::record_event(
+        &state,
+        crate::audit::Event::new("user.sign_in_second_factor", format!("user:{user_id}"))
+            .actor(user_id)
+            .ip(meta.ip.clone())
+            .details(serde_json::json!({ "method": "passkey" })),
+    )
+    .await?;
+    // Checked when the challenge was stored, and again here, where it is used.
+    let next = next.as_deref().and_then(auth::local_redirect);
+    Ok(next.unwrap_or_else(|| "/".to_string()))
+}

@@ -1,0 +1,95 @@
+import { expect, Page, test } from '@playwright/test';
+import { failOnPageErrors, open, PASSWORD, signUp, uniqueEmail } from './helpers';
+
+// Browsers offer WebAuthn on a domain name only: these pages are opened at localhost, the
+// address Gatehouse serves by default, not at the IP address the other tests use.
+const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 3100);
+const site = `http://localhost:${port}`;
+
+/** Chromium's virtual authenticator (DevTools protocol): a platform passkey that verifies its user. */
+async function addVirtualAuthenticator(page: Page): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+}
+
+function twoFactorPanel(page: Page) {
+  return page.locator('section#two-factor');
+}
+
+test('a passkey is added on the profile, signs in after the password, is renamed and removed', async ({ page }) => {
+  failOnPageErrors(page);
+  await addVirtualAuthenticator(page);
+  const email = uniqueEmail('passkey');
+  await open(page, `${site}/signup`);
+  await page.getByLabel('Name', { exact: true }).fill('Pat Passkey');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Organization name').fill('Passkey Co');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await expect(page.getByTestId('org-name')).toHaveText('Passkey Co');
+
+  await open(page, `${site}/profile`);
+  const panel = twoFactorPanel(page);
+  await panel.getByLabel('Name', { exact: true }).fill('Laptop passkey');
+  await panel.getByRole('button', { name: 'Add a security key or passkey' }).click();
+  // The first second factor: 2FA is on, and the recovery codes are shown once.
+  await expect(page.getByTestId('recovery-codes')).toBeVisible();
+  const rows = panel.getByRole('table', { name: 'Security keys and passkeys' }).locator('tbody tr');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText('Laptop passkey');
+  await expect(rows.first()).toContainText('Never');
+  await expect(panel.getByText('Two-factor authentication is on. Sign-in asks for your security key or passkey.')).toBeVisible();
+  await page.screenshot({ path: 'test-results/passkeys.png', fullPage: true });
+  await page.getByRole('button', { name: 'I have saved them' }).click();
+
+  // Sign out; the second step offers the passkey first.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+  await open(page, `${site}/signin`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/signin\/two-factor$/);
+  await expect(page.getByText('Or enter one of your recovery codes:')).toBeVisible();
+  await page.screenshot({ path: 'test-results/passkey-second-step.png', fullPage: true });
+  await page.getByRole('button', { name: 'Use your security key or passkey' }).click();
+  await expect(page.getByTestId('org-name')).toHaveText('Passkey Co');
+
+  // Rename, then remove (the last factor: 2FA is off again).
+  await open(page, `${site}/profile`);
+  await expect(rows.first()).not.toContainText('Never');
+  await panel.getByRole('button', { name: 'Rename Laptop passkey' }).click();
+  await expect(panel.getByLabel('New name')).toBeFocused();
+  await panel.getByLabel('New name').fill('Work laptop');
+  await panel.getByRole('button', { name: 'Save' }).click();
+  await expect(rows.first()).toContainText('Work laptop');
+  await panel.getByRole('button', { name: 'Remove Work laptop' }).click();
+  const dialog = panel.getByRole('alertdialog');
+  await expect(dialog.getByLabel('Password')).toBeFocused();
+  await dialog.getByLabel('Password').fill('not the password');
+  await dialog.getByRole('button', { name: 'Remove' }).click();
+  await expect(dialog.getByText('That is not your password.')).toBeVisible();
+  await dialog.getByLabel('Password').fill(PASSWORD);
+  await dialog.getByRole('button', { name: 'Remove' }).click();
+  await expect(rows).toHaveCount(0);
+  await expect(panel.getByRole('button', { name: 'Enable two-factor authentication' })).toBeVisible();
+});
+
+test('a page opened at an IP address says where passkeys work instead of failing', async ({ page }) => {
+  failOnPageErrors(page);
+  await signUp(page, 'Ian Address', uniqueEmail('passkey-ip'), 'Address Co');
+  await expect(page.getByTestId('org-name')).toHaveText('Address Co');
+  await open(page, '/profile');
+  await expect(page.getByTestId('passkeys-unavailable')).toContainText(`work only at http://localhost:${port}/`);
+  await expect(twoFactorPanel(page).getByRole('button', { name: 'Add a security key or passkey' })).toHaveCount(0);
+});
