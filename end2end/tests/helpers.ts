@@ -1,4 +1,5 @@
 import { Browser, expect, Page } from '@playwright/test';
+import { createHmac } from 'node:crypto';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -87,4 +88,46 @@ export async function createApiKey(page: Page, name: string, scopes: string[]): 
   const key = (await panel.getByTestId('api-key-value').textContent())?.trim() ?? '';
   expect(key).toMatch(/^gth_[0-9A-Za-z]{36}$/);
   return key;
+}
+
+/** RFC 4648 base32, as the profile page shows the secret (spaces allowed). */
+export function base32Decode(text: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const value = alphabet.indexOf(ch);
+    if (value < 0) throw new Error(`not base32: ${text}`);
+    bits += value.toString(2).padStart(5, '0');
+  }
+  const bytes: number[] = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/** The 6-digit TOTP (RFC 6238, SHA-1, 30 s) of `secret` at `unixSeconds`: what a phone shows. */
+export function totp(secret: Buffer, unixSeconds: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const binary = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return binary.toString().padStart(6, '0');
+}
+
+export const now = () => Date.now() / 1000;
+
+/** Profile → Enable two-factor authentication → code → Turn on. Returns the secret and codes. */
+export async function enroll(page: Page): Promise<{ secret: Buffer; codes: string[] }> {
+  await open(page, '/profile');
+  await page.getByRole('button', { name: 'Enable two-factor authentication' }).click();
+  await expect(page.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+  const secret = base32Decode(await page.getByTestId('totp-secret').innerText());
+  await page.getByLabel('Enter the 6-digit code your app shows').fill(totp(secret, now()));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  const shown = page.getByTestId('recovery-codes');
+  await expect(shown.getByRole('listitem')).toHaveCount(10);
+  const codes = await shown.getByRole('listitem').allInnerTexts();
+  await expect(page.getByText('Two-factor authentication is on.')).toBeVisible();
+  await expect(shown.getByRole('link', { name: 'Download' })).toHaveAttribute('download', 'gatehouse-recovery-codes.txt');
+  return { secret, codes };
 }

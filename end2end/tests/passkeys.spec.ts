@@ -1,10 +1,11 @@
 import { expect, Page, test } from '@playwright/test';
-import { failOnPageErrors, open, PASSWORD, signUp, uniqueEmail } from './helpers';
+import { acceptInNewBrowser, enroll, failOnPageErrors, invite, open, PASSWORD, signUp, uniqueEmail } from './helpers';
 
 // Browsers offer WebAuthn on a domain name only: these pages are opened at localhost, the
 // address Gatehouse serves by default, not at the IP address the other tests use.
 const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 3100);
 const site = `http://localhost:${port}`;
+test.use({ baseURL: site });
 
 /** Chromium's virtual authenticator (DevTools protocol): a platform passkey that verifies its user. */
 async function addVirtualAuthenticator(page: Page): Promise<void> {
@@ -30,15 +31,10 @@ test('a passkey is added on the profile, signs in after the password, is renamed
   failOnPageErrors(page);
   await addVirtualAuthenticator(page);
   const email = uniqueEmail('passkey');
-  await open(page, `${site}/signup`);
-  await page.getByLabel('Name', { exact: true }).fill('Pat Passkey');
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByLabel('Organization name').fill('Passkey Co');
-  await page.getByRole('button', { name: 'Sign up' }).click();
+  await signUp(page, 'Pat Passkey', email, 'Passkey Co');
   await expect(page.getByTestId('org-name')).toHaveText('Passkey Co');
 
-  await open(page, `${site}/profile`);
+  await open(page, '/profile');
   const panel = twoFactorPanel(page);
   await panel.getByLabel('Name', { exact: true }).fill('Laptop passkey');
   await panel.getByRole('button', { name: 'Add a security key or passkey' }).click();
@@ -55,7 +51,7 @@ test('a passkey is added on the profile, signs in after the password, is renamed
   // Sign out; the second step offers the passkey first.
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/signin$/);
-  await open(page, `${site}/signin`);
+  await open(page, '/signin');
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -66,7 +62,7 @@ test('a passkey is added on the profile, signs in after the password, is renamed
   await expect(page.getByTestId('org-name')).toHaveText('Passkey Co');
 
   // Rename, then remove (the last factor: 2FA is off again).
-  await open(page, `${site}/profile`);
+  await open(page, '/profile');
   await expect(rows.first()).not.toContainText('Never');
   await panel.getByRole('button', { name: 'Rename Laptop passkey' }).click();
   await expect(panel.getByLabel('New name')).toBeFocused();
@@ -85,6 +81,9 @@ test('a passkey is added on the profile, signs in after the password, is renamed
   await expect(panel.getByRole('button', { name: 'Enable two-factor authentication' })).toBeVisible();
 });
 
+test.describe('at an IP address', () => {
+  test.use({ baseURL: `http://127.0.0.1:${port}` });
+
 test('a page opened at an IP address says where passkeys work instead of failing', async ({ page }) => {
   failOnPageErrors(page);
   await signUp(page, 'Ian Address', uniqueEmail('passkey-ip'), 'Address Co');
@@ -92,4 +91,49 @@ test('a page opened at an IP address says where passkeys work instead of failing
   await open(page, '/profile');
   await expect(page.getByTestId('passkeys-unavailable')).toContainText(`work only at http://localhost:${port}/`);
   await expect(twoFactorPanel(page).getByRole('button', { name: 'Add a security key or passkey' })).toHaveCount(0);
+});
+});
+
+/** Profile → Name → Add a security key or passkey, with the page's virtual authenticator. */
+async function addPasskey(page: Page, name: string): Promise<void> {
+  await open(page, '/profile');
+  const panel = twoFactorPanel(page);
+  await panel.getByLabel('Name', { exact: true }).fill(name);
+  await panel.getByRole('button', { name: 'Add a security key or passkey' }).click();
+  await expect(panel.getByRole('status').filter({ hasText: `${name} added.` })).toBeVisible();
+}
+
+test('security keys and passkeys only: a member with an authenticator app alone is blocked until they add a passkey', async ({ page, browser }) => {
+  failOnPageErrors(page);
+  await addVirtualAuthenticator(page);
+  await signUp(page, 'Olga Owner', uniqueEmail('strict-owner'), 'Phish Proof');
+  await expect(page.getByTestId('org-name')).toHaveText('Phish Proof');
+  await addPasskey(page, 'Owner key');
+  await page.getByRole('button', { name: 'I have saved them' }).click();
+
+  const link = await invite(page, 'Tia Totp', uniqueEmail('strict-member'), 'User');
+  const member = await acceptInNewBrowser(browser, link, 'Tia Totp');
+  await addVirtualAuthenticator(member);
+  await enroll(member);
+  await member.getByRole('button', { name: 'I have saved them' }).click();
+
+  await open(page, '/settings');
+  await page.getByRole('checkbox', { name: 'Require two-factor authentication' }).check();
+  await page.getByRole('radio', { name: /Security keys and passkeys only/ }).check();
+  await page.getByLabel('Grace period (days, 0–30)').fill('0');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  const confirmation = page.getByRole('alertdialog');
+  await expect(confirmation).toContainText('an authenticator app no longer counts');
+  await confirmation.getByRole('button', { name: 'Require two-factor authentication' }).click();
+  await expect(page.getByTestId('policy-status')).toHaveText('A security key or passkey is required of every member.');
+  await expect(page.getByTestId('without-count')).toHaveText('1 member without a security key or passkey.');
+  await page.screenshot({ path: 'test-results/security-keys-policy.png', fullPage: true });
+
+  // Her authenticator app is not enough: the organization's pages send her to her profile.
+  await open(member, '/members').catch(() => undefined);
+  await expect(member).toHaveURL(/\/profile/);
+  await expect(member.getByTestId('keys-required')).toContainText('Phish Proof requires a security key or passkey');
+  await addPasskey(member, 'Tia phone');
+  await open(member, '/members');
+  await expect(member.getByRole('cell', { name: 'Tia Totp' })).toBeVisible();
 });

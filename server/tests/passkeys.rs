@@ -355,7 +355,7 @@ async fn registration_checks_its_input_and_uses_each_ceremony_once(app: TestApp)
 }
 
 async fn rename_and_remove_follow_the_two_factor_rules(app: TestApp) {
-    let (client, key, _) = ada_with_a_passkey(&app).await;
+    let (client, mut key, _) = ada_with_a_passkey(&app).await;
     let mut backup = new_key();
     let codes = register(&app, &client, &mut backup, "Backup")
         .await
@@ -440,8 +440,9 @@ async fn rename_and_remove_follow_the_two_factor_rules(app: TestApp) {
     .expect_error(409, "conflict", Some("passkey"));
     assert_eq!(passkeys(&app, &client).await.len(), 1);
 
-    // Without the policy the last one goes, and with it 2FA, the recovery codes and her
-    // other sessions.
+    // Without the policy the last one goes, with the password and a touch of it (a current
+    // factor, as turning 2FA off needs), and with it 2FA, the recovery codes and her other
+    // sessions.
     app.call(
         &client,
         "org/two_factor/set",
@@ -455,7 +456,53 @@ async fn rename_and_remove_follow_the_two_factor_rules(app: TestApp) {
         &[("id", &second), ("password", PASSWORD)],
     )
     .await
+    .expect_error(422, "invalid_input", Some("passkey"));
+    // A touch of a key she no longer has does not count.
+    let options: RequestChallengeResponse = serde_json::from_value(
+        app.call(&client, "passkeys/verify_start", &[])
+            .await
+            .expect_status(200)
+            .json(),
+    )
+    .expect("options");
+    let stale = key.do_authentication(origin(&app), options);
+    assert!(stale.is_err(), "the removed key is not offered");
+    let options: RequestChallengeResponse = serde_json::from_value(
+        app.call(&client, "passkeys/verify_start", &[])
+            .await
+            .expect_status(200)
+            .json(),
+    )
+    .expect("options");
+    let touch = serde_json::to_string(
+        &backup
+            .do_authentication(origin(&app), options)
+            .expect("the backup key signs"),
+    )
+    .expect("json");
+    app.call(
+        &client,
+        "passkeys/remove",
+        &[
+            ("id", &second),
+            ("password", PASSWORD),
+            ("assertion", &touch),
+        ],
+    )
+    .await
     .expect_status(200);
+    // The touch was good once.
+    app.call(
+        &client,
+        "passkeys/remove",
+        &[
+            ("id", &second),
+            ("password", PASSWORD),
+            ("assertion", &touch),
+        ],
+    )
+    .await
+    .expect_error(404, "not_found", None);
     assert_eq!(app.session(&client).await["two_factor_enabled"], false);
     assert!(app.session(&laptop).await.is_null(), "other sessions ended");
     assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
@@ -485,7 +532,6 @@ async fn rename_and_remove_follow_the_two_factor_rules(app: TestApp) {
         .await
         .expect_status(200);
     assert!(resp.session_cookie().is_some());
-    let _ = key;
 }
 
 async fn an_owner_reset_removes_a_members_passkeys(app: TestApp) {

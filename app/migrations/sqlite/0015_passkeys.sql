@@ -31,8 +31,11 @@ CREATE TABLE passkeys (
 CREATE INDEX passkeys_user ON passkeys (user_id);
 
 -- A registration between its two steps (the browser's ceremony runs in between), one per user,
--- and an authentication waiting on the sign-in it belongs to. Kept here, never in a cookie: a
+-- an authentication waiting on the sign-in it belongs to, and one a signed-in person answers. Kept here, never in a cookie: a
 -- ceremony state is single use.
 ALTER TABLE users ADD COLUMN passkey_registration TEXT;
 ALTER TABLE users ADD COLUMN passkey_registration_expires_at INTEGER NOT NULL DEFAULT 0;
+-- A signed-in person's proof with one of their keys (removing the last one asks for it).
+ALTER TABLE users ADD COLUMN passkey_assertion TEXT;
+ALTER TABLE users ADD COLUMN passkey_assertion_expires_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sign_in_challenges ADD COLUMN passkey_state TEXT;

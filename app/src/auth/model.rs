@@ -12,6 +12,8 @@ pub struct SessionInfo {
     /// The organization the pages show; `None` only for a user who belongs to none.
     pub current_org: Option<OrgSummary>,
     pub two_factor_enabled: bool,
+    /// An authenticator app is set up (Confirm access asks for its code).
+    pub authenticator_app: bool,
     /// Organizations that asked this user (Notify) to turn on 2FA, while it is off.
     pub two_factor_notices: Vec<String>,
     /// One of the user's API keys expires soon ("in 6 days"): the warning they have not

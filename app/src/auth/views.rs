@@ -76,7 +76,7 @@ pub fn ConfirmAccessPrompt(#[prop(into)] asked: Signal<bool>, id: &'static str) 
     let two_factor = crate::layout::session_now()
         .ok()
         .flatten()
-        .is_some_and(|s| s.two_factor_enabled);
+        .is_some_and(|s| s.authenticator_app);
     // A Memo: a refused attempt keeps the form (and the focus) where it is.
     let confirmed = Memo::new(move |_| matches!(confirm.value().get(), Some(Ok(()))));
     let title_id = format!("{id}-title");

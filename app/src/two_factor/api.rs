@@ -17,8 +17,8 @@ use {
 #[server(endpoint = "two_factor/status")]
 pub async fn get_two_factor_status() -> Result<TwoFactorStatus, AppError> {
     let state = state()?;
-    let (session, _) = signed_in(&state).await?;
-    two_factor::status(&state, session.user_id).await
+    let (session, meta) = signed_in(&state).await?;
+    two_factor::status(&state, session.user_id, meta.host.as_deref()).await
 }
 
 /// **Enable two-factor authentication**: a new secret to scan or type.
@@ -53,10 +53,7 @@ pub async fn disable_two_factor(password: String, code: String) -> Result<(), Ap
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
     auth::require_recent_auth(&state, session.authenticated_at)?;
-    let hash = auth::store::password_hash(&state, session.user_id).await?;
-    if !auth::password::verify(&state, &password, Some(hash)).await? {
-        return Err(AppError::invalid("password", "That is not your password."));
-    }
+    auth::check_password(&state, session.user_id, &password).await?;
     two_factor::disable(&state, &session, &code, meta.ip).await
 }
 

@@ -13,6 +13,8 @@ pub struct TwoFactorStatus {
     pub recovery_codes_left: i64,
     /// Organizations of the user that require 2FA (turning it off is refused while any do).
     pub required_by: Vec<String>,
+    /// Those of them that accept security keys and passkeys only.
+    pub keys_required_by: Vec<String>,
 }
 
 /// What the user needs to add Gatehouse to an authenticator app.

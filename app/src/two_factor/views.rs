@@ -56,8 +56,10 @@ pub fn TwoFactorPanel() -> impl IntoView {
             auth.refresh_session();
         }
     });
-    // Bumped by the passkeys part after each change it makes.
+    // Bumped by the passkeys part after each change it makes; its news ("… added.") lives
+    // here, above the part that the change re-renders.
     let passkeys_changed = RwSignal::new(0u32);
+    let passkey_news = RwSignal::new(None::<String>);
     let status = Resource::new(
         move || {
             (
@@ -73,10 +75,11 @@ pub fn TwoFactorPanel() -> impl IntoView {
         <section class="card" id="two-factor" aria-labelledby="two-factor-title">
             <h2 id="two-factor-title">"Two-factor authentication"</h2>
             {move || fresh.get().map(|codes| view! { <RecoveryCodesShown codes/> })}
+            {move || passkey_news.get().map(|news| view! { <p class="notice" role="status" data-testid="passkey-news">{news}</p> })}
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
-                        Ok(s) => view! { <TwoFactorParts s start confirm regenerate disable passkeys_changed/> }.into_any(),
+                        Ok(s) => view! { <TwoFactorParts s start confirm regenerate disable passkeys_changed passkey_news/> }.into_any(),
                         Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -95,6 +98,7 @@ fn TwoFactorParts(
     regenerate: ServerAction<RegenerateRecoveryCodes>,
     disable: ServerAction<DisableTwoFactor>,
     passkeys_changed: RwSignal<u32>,
+    passkey_news: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let required = (!s.required_by.is_empty()).then(|| s.required_by.join(", "));
     let summary = match (s.app, s.passkeys.len()) {
@@ -104,7 +108,14 @@ fn TwoFactorParts(
         _ => String::new(),
     };
     let last_factor = s.passkeys.is_empty();
+    let keys_required = (s.passkeys.is_empty() && !s.keys_required_by.is_empty()).then(|| {
+        format!(
+            "{} requires a security key or passkey: an authenticator app is not enough. Add one below.",
+            s.keys_required_by.join(", ")
+        )
+    });
     view! {
+        {keys_required.map(|message| view! { <p class="notice warn" role="status" data-testid="keys-required">{message}</p> })}
         {if s.enabled {
             view! {
                 <p><span class="badge ok">"On"</span> " " {summary}</p>
@@ -136,7 +147,7 @@ fn TwoFactorParts(
                 }}
             }.into_any()
         }}
-        <PasskeysSection list=s.passkeys unavailable=s.passkeys_unavailable changed=passkeys_changed/>
+        <PasskeysSection list=s.passkeys unavailable=s.passkeys_unavailable app=s.app changed=passkeys_changed news=passkey_news/>
         {s.enabled.then(|| view! {
             <h3>"Recovery codes"</h3>
             <ActionForm action=regenerate>
@@ -199,7 +210,7 @@ fn RecoveryCodesShown(codes: Vec<String>) -> impl IntoView {
     view! {
         <div class="notice" role="status" data-testid="recovery-codes">
             <p><strong>"Save your recovery codes now."</strong>
-               " Each works once, in place of a code from your app, if you lose your phone. They are not shown again."</p>
+               " Each works once, in place of your second factor, if you lose your phone or security key. They are not shown again."</p>
             <ul class="codes mono">
                 {codes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
             </ul>

@@ -27,6 +27,9 @@ pub struct RequestMeta {
     pub ip: Option<String>,
     /// The client's User-Agent, cut to [`USER_AGENT_MAX`] characters (kept with a session).
     pub user_agent: Option<String>,
+    /// The `Host` the request was sent to (as the client says: for messages only, never for
+    /// links or security decisions).
+    pub host: Option<String>,
     pub session_token: Option<String>,
     pub challenge_token: Option<String>,
     /// What this request has already read about its sender (see [`RequestAuth`]).
@@ -77,9 +80,15 @@ impl RequestMeta {
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(USER_AGENT_MAX).collect());
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
         Self {
             ip: ip.map(|ip| ip.to_string()),
             user_agent,
+            host,
             session_token: token_cookie(&parts.headers, SESSION_COOKIE),
             challenge_token: token_cookie(&parts.headers, CHALLENGE_COOKIE),
             cache: parts.extensions.get::<Arc<RequestAuth>>().cloned(),
@@ -139,6 +148,7 @@ pub struct Session {
     pub authenticated_at: i64,
     /// Whether the user has a second factor (read with the session).
     pub two_factor_enabled: bool,
+    pub authenticator_app: bool,
     /// The expiry of the user's soonest-expiring key that they were warned about and have not
     /// dismissed (read with the session).
     pub key_expiry_at: Option<i64>,
@@ -187,6 +197,7 @@ async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Ses
         user_id: row.user_id,
         authenticated_at: row.authenticated_at,
         two_factor_enabled: row.two_factor_at.is_some(),
+        authenticator_app: row.totp_enabled_at.is_some(),
         key_expiry_at: row.key_expiry_at,
         name: row.name,
         email: row.email,
@@ -245,6 +256,7 @@ pub async fn session_info(state: &AppState, session: &Session) -> Result<Session
         .map(|at| crate::orgs::server::expires_in_words(at - state.now()));
     Ok(SessionInfo {
         two_factor_enabled,
+        authenticator_app: session.authenticator_app,
         two_factor_notices,
         key_expiry,
         user_id: session.user_id,
@@ -484,6 +496,19 @@ pub fn require_recent_auth(state: &AppState, authenticated_at: i64) -> Result<()
     }
 }
 
+/// The signed-in person's password, typed again for a sensitive change (the field `password`).
+pub async fn check_password(
+    state: &AppState,
+    user_id: i64,
+    password: &str,
+) -> Result<(), AppError> {
+    let hash = store::password_hash(state, user_id).await?;
+    if !password::verify(state, password, Some(hash)).await? {
+        return Err(AppError::invalid("password", "That is not your password."));
+    }
+    Ok(())
+}
+
 /// **Confirm access**: the password again, and a second factor when 2FA is on. Counted
 /// against the account like sign-in attempts, before the password is checked.
 pub async fn confirm_access(
@@ -495,10 +520,7 @@ pub async fn confirm_access(
     let limits = &state.settings.rate_limits;
     let bucket = format!("signin-account:{}", session.email.to_lowercase());
     rate_limit::hit(state, &bucket, limits.account_failures, limits.window).await?;
-    let hash = store::password_hash(state, session.user_id).await?;
-    if !password::verify(state, password, Some(hash)).await? {
-        return Err(AppError::invalid("password", "That is not your password."));
-    }
+    check_password(state, session.user_id, password).await?;
     // A code when there is an app to read one from; with security keys or passkeys only, the
     // password confirms access (as GitHub's sudo mode allows).
     if crate::two_factor::server::has_app(state, session.user_id).await? {

@@ -13,6 +13,7 @@ pub struct SessionRow {
     pub name: String,
     pub email: String,
     pub two_factor_at: Option<i64>,
+    pub totp_enabled_at: Option<i64>,
     /// When the soonest-expiring key with an undismissed expiry warning expires.
     pub key_expiry_at: Option<i64>,
 }
@@ -27,7 +28,7 @@ pub async fn find_session(
         .db
         .read_one(
             "SELECT s.user_id, s.current_org_id, s.last_seen_at, s.expires_at, u.name, u.email,
-                    s.authenticated_at, u.two_factor_at,
+                    s.authenticated_at, u.two_factor_at, u.totp_enabled_at,
                     (SELECT MIN(k.expires_at) FROM api_key_expiry_notices n
                      JOIN api_keys k ON k.id = n.key_id
                      WHERE n.user_id = s.user_id AND n.dismissed_at IS NULL
@@ -47,7 +48,8 @@ pub async fn find_session(
             email: r.text(5)?,
             authenticated_at: r.i64(6)?,
             two_factor_at: r.opt_i64(7)?,
-            key_expiry_at: r.opt_i64(8)?,
+            key_expiry_at: r.opt_i64(9)?,
+            totp_enabled_at: r.opt_i64(8)?,
         })
     })
     .transpose()

@@ -51,17 +51,29 @@ pub async fn rename_passkey(id: i64, name: String) -> Result<(), AppError> {
     passkeys::rename(&state, session.user_id, id, &name, meta.ip).await
 }
 
-/// **Remove**: needs the password, like turning 2FA off.
+/// A touch of one of your keys, to confirm removing the last: the options for
+/// `navigator.credentials.get`.
+#[server(endpoint = "passkeys/verify_start")]
+pub async fn start_passkey_verification() -> Result<RequestChallengeResponse, AppError> {
+    let state = state()?;
+    let (session, _) = signed_in(&state).await?;
+    auth::require_recent_auth(&state, session.authenticated_at)?;
+    passkeys::start_verification(&state, session.user_id).await
+}
+
+/// **Remove**: needs the password, like turning 2FA off; the last second factor also a touch
+/// of the key (`assertion`, the browser's answer to `passkeys/verify_start`).
 #[server(endpoint = "passkeys/remove")]
-pub async fn remove_passkey(id: i64, password: String) -> Result<(), AppError> {
+pub async fn remove_passkey(
+    id: i64,
+    password: String,
+    assertion: Option<String>,
+) -> Result<(), AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
     auth::require_recent_auth(&state, session.authenticated_at)?;
-    let hash = auth::store::password_hash(&state, session.user_id).await?;
-    if !auth::password::verify(&state, &password, Some(hash)).await? {
-        return Err(AppError::invalid("password", "That is not your password."));
-    }
-    passkeys::remove(&state, &session, id, meta.ip).await
+    auth::check_password(&state, session.user_id, &password).await?;
+    passkeys::remove(&state, &session, id, assertion.as_deref(), meta.ip).await
 }
 
 #[cfg(feature = "ssr")]
@@ -80,11 +92,13 @@ async fn waiting_sign_in(
 #[server(endpoint = "sign_in/methods")]
 pub async fn second_step_methods() -> Result<SignInMethods, AppError> {
     let state = state()?;
+    // Read before any await: the request's context is not kept across them.
+    let host = auth::request_meta(&state).host;
     let (user_id, _, _) = waiting_sign_in(&state).await?;
     Ok(SignInMethods {
         passkey: passkeys::count(&state.db.pool, user_id).await? > 0,
         app: crate::two_factor::server::has_app(&state, user_id).await?,
-        passkey_unavailable: passkeys::unavailable_here(&state),
+        passkey_unavailable: passkeys::unavailable_at(&state, host.as_deref()),
     })
 }
 
@@ -103,7 +117,7 @@ pub async fn sign_in_with_passkey(credential: String) -> Result<String, AppError
     let state = state()?;
     let meta = auth::request_meta(&state);
     let (user_id, next, token) = waiting_sign_in(&state).await?;
-    passkeys::finish_sign_in(&state, user_id, &token, &credential).await?;
+    passkeys::finish_sign_in(&state, user_id, &token, &credential, meta.ip.clone()).await?;
     crate::two_factor::server::end_challenge(&state, &token).await?;
     auth::set_cookie(&state, auth::CHALLENGE_COOKIE, "", 0);
     auth::start_session(&state, &meta, user_id, None).await?;

@@ -41,10 +41,10 @@ fn webauthn(state: &AppState) -> Result<Webauthn, AppError> {
     })
 }
 
-/// Why this page cannot offer security keys and passkeys, if it cannot: the relying party is
-/// an IP address, or the page was opened at another address than Gatehouse's own (the
-/// browser would refuse the ceremony there).
-pub fn unavailable_here(state: &AppState) -> Option<String> {
+/// Why a page opened at `host` cannot offer security keys and passkeys, if it cannot: the
+/// relying party is an IP address, or the page was opened at another address than
+/// Gatehouse's own (the browser would refuse the ceremony there).
+pub fn unavailable_at(state: &AppState, host: Option<&str>) -> Option<String> {
     let base = state.base_url();
     let origin = match relying_party(&base) {
         Ok(_) => Url::parse(&base).ok()?,
@@ -54,13 +54,7 @@ pub fn unavailable_here(state: &AppState) -> Option<String> {
             ))
         }
     };
-    let host = leptos::prelude::use_context::<http::request::Parts>().and_then(|parts| {
-        parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_ascii_lowercase)
-    })?;
+    let host = host?;
     let expected = match origin.port() {
         Some(port) => format!("{}:{port}", origin.host_str().unwrap_or_default()),
         None => origin.host_str().unwrap_or_default().to_string(),
@@ -330,63 +324,66 @@ pub async fn rename(
 
 /// Removes one of the person's security keys or passkeys (the caller checked the password).
 /// The last second factor goes by the rules of turning 2FA off: refused while an organization
-/// requires 2FA, and it takes the recovery codes and every other session with it.
+/// requires 2FA, proved with a current factor (`assertion`: a touch of this key, answering
+/// [`start_verification`]), and it takes the recovery codes and every other session with it.
 pub async fn remove(
     state: &AppState,
     session: &crate::auth::server::Session,
     id: i64,
+    assertion: Option<&str>,
     ip: Option<String>,
 ) -> Result<(), AppError> {
     let user_id = session.user_id;
-    let mut tx = state.db.pool.begin().await?;
     let name: Option<(String,)> =
         sqlx::query_as("SELECT name FROM passkeys WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&state.db.pool)
             .await?;
     let (name,) = name.ok_or(AppError::NotFound)?;
-    let (app_since,): (Option<i64>,) =
-        sqlx::query_as("SELECT totp_enabled_at FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let last_passkey = count(&mut *tx, user_id).await? == 1;
-    let last = app_since.is_none() && last_passkey;
-    if last_passkey && !last {
-        let requiring = two_factor::policy::orgs_requiring_at_least(
-            state,
-            user_id,
-            crate::two_factor::model::PolicyLevel::SecurityKeys,
-        )
-        .await?;
+    let last_passkey = count(&state.db.pool, user_id).await? == 1;
+    let last = last_passkey && !two_factor::has_app(state, user_id).await?;
+    if last_passkey {
+        let (level, what) = if last {
+            (
+                crate::two_factor::model::PolicyLevel::Any,
+                "two-factor authentication: add another security key, passkey or authenticator app",
+            )
+        } else {
+            (
+                crate::two_factor::model::PolicyLevel::SecurityKeys,
+                "a security key or passkey: add another",
+            )
+        };
+        let requiring = two_factor::policy::orgs_requiring_at_least(state, user_id, level).await?;
         if !requiring.is_empty() {
             return Err(AppError::conflict(
                 "passkey",
                 format!(
-                    "{} requires a security key or passkey: add another before removing your last one.",
+                    "{} requires {what} before removing your last one.",
                     requiring.join(", ")
                 ),
             ));
         }
     }
     if last {
-        let requiring = two_factor::policy::orgs_requiring(state, user_id).await?;
-        if !requiring.is_empty() {
-            return Err(AppError::conflict(
+        let assertion = assertion.ok_or_else(|| {
+            AppError::invalid(
                 "passkey",
-                format!(
-                    "{} requires two-factor authentication: add another security key, passkey or authenticator app before removing your last one.",
-                    requiring.join(", ")
-                ),
-            ));
-        }
+                "Removing your last security key or passkey turns two-factor authentication off: confirm with a touch of it.",
+            )
+        })?;
+        check_verification(state, user_id, assertion, ip.clone()).await?;
     }
-    sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+    let mut tx = state.db.pool.begin().await?;
+    let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::NotFound);
+    }
     if last_passkey {
         sqlx::query("UPDATE users SET passkey_at = NULL WHERE id = $1")
             .bind(user_id)
@@ -419,13 +416,64 @@ pub async fn remove(
     Ok(())
 }
 
-/// First step of signing in with a security key or passkey: the options for the browser's
-/// `navigator.credentials.get`, for the sign-in waiting on its second step (`token`).
-pub async fn start_sign_in(
+/// A signed-in person proves they hold one of their keys: the options for
+/// `navigator.credentials.get`, answered to [`check_verification`].
+pub async fn start_verification(
     state: &AppState,
     user_id: i64,
-    token: &str,
 ) -> Result<RequestChallengeResponse, AppError> {
+    let (options, authentication) = start_authentication(state, user_id).await?;
+    sqlx::query(
+        "UPDATE users SET passkey_assertion = $1, passkey_assertion_expires_at = $2 WHERE id = $3",
+    )
+    .bind(authentication)
+    .bind(state.now() + CEREMONY_SECS)
+    .bind(user_id)
+    .execute(&state.db.pool)
+    .await?;
+    Ok(options)
+}
+
+async fn check_verification(
+    state: &AppState,
+    user_id: i64,
+    credential: &str,
+    ip: Option<String>,
+) -> Result<(), AppError> {
+    let start_again = || {
+        AppError::invalid(
+            "passkey",
+            "This confirmation has expired or was used. Try again.",
+        )
+    };
+    let (stored, expires_at): (Option<String>, i64) = sqlx::query_as(
+        "SELECT passkey_assertion, passkey_assertion_expires_at FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&state.db.pool)
+    .await?;
+    let stored = stored
+        .filter(|_| expires_at > state.now())
+        .ok_or_else(start_again)?;
+    let taken = sqlx::query(
+        "UPDATE users SET passkey_assertion = NULL WHERE id = $1 AND passkey_assertion = $2",
+    )
+    .bind(user_id)
+    .bind(&stored)
+    .execute(&state.db.pool)
+    .await?;
+    if taken.rows_affected() != 1 {
+        return Err(start_again());
+    }
+    check_assertion(state, user_id, &stored, credential, ip).await
+}
+
+/// The options for `navigator.credentials.get` over all the user's credentials, and the
+/// state to keep for the answer (as JSON).
+async fn start_authentication(
+    state: &AppState,
+    user_id: i64,
+) -> Result<(RequestChallengeResponse, String), AppError> {
     let webauthn = webauthn(state)?;
     let passkeys = rows(&state.db.pool, user_id)
         .await?
@@ -442,11 +490,23 @@ pub async fn start_sign_in(
         webauthn
             .start_passkey_authentication(&passkeys)
             .map_err(|e| {
-                tracing::error!(error = %e, "starting a passkey sign-in failed");
+                tracing::error!(error = %e, "starting a passkey authentication failed");
                 AppError::Internal
             })?;
+    let stored = serde_json::to_string(&authentication).map_err(|_| AppError::Internal)?;
+    Ok((options, stored))
+}
+
+/// First step of signing in with a security key or passkey: the options for the browser's
+/// `navigator.credentials.get`, for the sign-in waiting on its second step (`token`).
+pub async fn start_sign_in(
+    state: &AppState,
+    user_id: i64,
+    token: &str,
+) -> Result<RequestChallengeResponse, AppError> {
+    let (options, authentication) = start_authentication(state, user_id).await?;
     sqlx::query("UPDATE sign_in_challenges SET passkey_state = $1 WHERE id_hash = $2")
-        .bind(serde_json::to_string(&authentication).map_err(|_| AppError::Internal)?)
+        .bind(authentication)
         .bind(crate::auth::server::token_hash(token))
         .execute(&state.db.pool)
         .await?;
@@ -461,9 +521,10 @@ pub async fn finish_sign_in(
     user_id: i64,
     token: &str,
     credential: &str,
+    ip: Option<String>,
 ) -> Result<(), AppError> {
-    let answer: PublicKeyCredential = serde_json::from_str(credential).map_err(|_| unreadable())?;
-    let webauthn = webauthn(state)?;
+    // Unreadable answers are refused before the ceremony is used up.
+    serde_json::from_str::<PublicKeyCredential>(credential).map_err(|_| unreadable())?;
     let token_hash = crate::auth::server::token_hash(token);
     let start_again = || {
         AppError::invalid(
@@ -488,8 +549,22 @@ pub async fn finish_sign_in(
     if taken.rows_affected() != 1 {
         return Err(start_again());
     }
+    check_assertion(state, user_id, &stored, credential, ip).await
+}
+
+/// Checks a signed answer against the ceremony state it belongs to (taken out of storage by
+/// the caller) and keeps the key's new counter. Counted towards the second-factor lockout.
+async fn check_assertion(
+    state: &AppState,
+    user_id: i64,
+    stored: &str,
+    credential: &str,
+    ip: Option<String>,
+) -> Result<(), AppError> {
+    let answer: PublicKeyCredential = serde_json::from_str(credential).map_err(|_| unreadable())?;
+    let webauthn = webauthn(state)?;
     let authentication: PasskeyAuthentication =
-        serde_json::from_str(&stored).map_err(|_| AppError::Internal)?;
+        serde_json::from_str(stored).map_err(|_| AppError::Internal)?;
     two_factor::reserve_attempt(state, user_id).await?;
     let result = match webauthn.finish_passkey_authentication(&answer, &authentication) {
         Ok(result) => result,
@@ -499,7 +574,7 @@ pub async fn finish_sign_in(
                 return Err(failure);
             }
             if matches!(err, WebauthnError::CredentialPossibleCompromise) {
-                return Err(counter_went_back(state, user_id, &answer).await?);
+                return Err(counter_went_back(state, user_id, &answer, ip).await?);
             }
             return Err(AppError::invalid(
                 "passkey",
@@ -517,7 +592,12 @@ pub async fn finish_sign_in(
     .fetch_optional(&state.db.pool)
     .await?;
     // Removed between the two steps.
-    let row = row.ok_or_else(start_again)?;
+    let row = row.ok_or_else(|| {
+        AppError::invalid(
+            "passkey",
+            "That security key or passkey was removed meanwhile.",
+        )
+    })?;
     let mut passkey = parse_credential(&row)?;
     passkey.update_credential(&result);
     sqlx::query(
@@ -538,6 +618,7 @@ async fn counter_went_back(
     state: &AppState,
     user_id: i64,
     answer: &PublicKeyCredential,
+    ip: Option<String>,
 ) -> Result<AppError, AppError> {
     let credential_id = hex::encode(answer.get_credential_id());
     let name: Option<(i64, String)> =
@@ -553,7 +634,7 @@ async fn counter_went_back(
         state,
         user_id,
         "user.passkey_counter_regressed",
-        crate::auth::server::request_meta(state).ip,
+        ip,
         serde_json::json!({
             "passkey": name.as_ref().map(|(id, _)| *id),
             "name": name.as_ref().map(|(_, n)| n.clone()),

@@ -3,8 +3,9 @@
 //! the second step of sign-in.
 
 use super::api::{
-    finish_passkey_registration, second_step_methods, sign_in_with_passkey,
-    start_passkey_registration, start_passkey_sign_in, RemovePasskey, RenamePasskey,
+    finish_passkey_registration, remove_passkey, second_step_methods, sign_in_with_passkey,
+    start_passkey_registration, start_passkey_sign_in, start_passkey_verification, RemovePasskey,
+    RenamePasskey,
 };
 use super::browser;
 use super::model::PasskeyEntry;
@@ -33,16 +34,19 @@ async fn register(name: String) -> Result<Option<RecoveryCodes>, AppError> {
 pub fn PasskeysSection(
     list: Vec<PasskeyEntry>,
     unavailable: Option<String>,
+    /// An authenticator app is set up too (then no passkey is the last second factor).
+    app: bool,
     changed: RwSignal<u32>,
+    /// Where to say what changed ("YubiKey added."), outside what the change re-renders.
+    news: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let auth = expect_context::<AuthActions>();
     let fresh = expect_context::<FreshRecoveryCodes>().0;
     let name = RwSignal::new(String::new());
     let add = Action::new_local(|name: &String| register(name.clone()));
-    let added = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         if let Some(Ok(codes)) = add.value().get() {
-            added.set(Some(format!("{} added.", name.get_untracked().trim())));
+            news.set(Some(format!("{} added.", name.get_untracked().trim())));
             name.set(String::new());
             if let Some(codes) = codes {
                 // The first second factor: 2FA is on, and the recovery codes are shown once.
@@ -52,9 +56,10 @@ pub fn PasskeysSection(
             changed.update(|n| *n += 1);
         }
     });
+    let last = list.len() == 1 && !app;
     let rows = list
         .into_iter()
-        .map(|p| view! { <PasskeyRow passkey=p changed/> })
+        .map(|p| view! { <PasskeyRow passkey=p last changed news/> })
         .collect_view();
     view! {
         <h3>"Security keys and passkeys"</h3>
@@ -68,13 +73,12 @@ pub fn PasskeysSection(
             </tr></thead>
             <tbody>{rows}</tbody>
         </table>
-        {move || added.get().map(|message| view! { <p class="notice" role="status">{message}</p> })}
         {match unavailable {
             Some(why) => view! { <p class="notice warn" data-testid="passkeys-unavailable">{why}</p> }.into_any(),
             None => view! {
                 <form class="inline-form" on:submit=move |ev| {
                     ev.prevent_default();
-                    added.set(None);
+                    news.set(None);
                     add.dispatch(name.get_untracked());
                 }>
                     <div class="field">
@@ -98,25 +102,47 @@ pub fn PasskeysSection(
 }
 
 #[component]
-fn PasskeyRow(passkey: PasskeyEntry, changed: RwSignal<u32>) -> impl IntoView {
+fn PasskeyRow(
+    passkey: PasskeyEntry,
+    last: bool,
+    changed: RwSignal<u32>,
+    news: RwSignal<Option<String>>,
+) -> impl IntoView {
     let auth = expect_context::<AuthActions>();
     let rename = ServerAction::<RenamePasskey>::new();
     let remove = ServerAction::<RemovePasskey>::new();
+    let id = passkey.id;
+    // The last second factor: the password and a touch of the key itself.
+    let remove_last = Action::new_local(move |password: &String| {
+        let password = password.clone();
+        async move {
+            let options = start_passkey_verification().await?;
+            let assertion = browser::get(options)
+                .await
+                .map_err(|message| AppError::invalid("passkey", message))?;
+            remove_passkey(id, password, Some(assertion)).await
+        }
+    });
+    let last_password = RwSignal::new(String::new());
     let mode = RwSignal::new(RowMode::Shown);
+    let removed_name = passkey.name.clone();
     Effect::new(move |_| {
         if matches!(rename.value().get(), Some(Ok(()))) {
+            news.set(Some("Renamed.".to_string()));
             mode.set(RowMode::Shown);
             changed.update(|n| *n += 1);
         }
     });
     Effect::new(move |_| {
-        if matches!(remove.value().get(), Some(Ok(()))) {
+        let removed = matches!(remove.value().get(), Some(Ok(())))
+            || matches!(remove_last.value().get(), Some(Ok(())));
+        if removed {
+            news.set(Some(format!("{removed_name} removed.")));
             changed.update(|n| *n += 1);
             // Removing the last factor turns 2FA off.
             auth.refresh_session();
         }
     });
-    let id = passkey.id;
     let name = passkey.name.clone();
     let name_input = NodeRef::<leptos::html::Input>::new();
     let password_input = NodeRef::<leptos::html::Input>::new();
@@ -161,15 +187,38 @@ fn PasskeyRow(passkey: PasskeyEntry, changed: RwSignal<u32>) -> impl IntoView {
                 <tr><td colspan="4">
                     <div class="confirm" role="alertdialog" aria-labelledby=remove_title.clone()>
                         <p id=remove_title.clone()><strong>{remove_question.clone()}</strong></p>
-                        <ActionForm action=remove>
-                            <input type="hidden" name="id" value=id.to_string()/>
-                            <Field label="Password" name="password" id=format!("passkey-{id}-password") kind="password" autocomplete="current-password" error=field_error(remove.value(), "password") node_ref=password_input/>
-                            <p class="form-error" role="alert">{move || general_error(remove.value(), &["password"]).get()}</p>
-                            <button type="submit" class="button small danger">"Remove"</button>
-                            " "
-                            <button type="button" class="button small secondary" on:click=move |_| mode.set(RowMode::Shown)>"Cancel"</button>
-                        </ActionForm>
-                        <ConfirmAccessPrompt asked=asks_confirmation(remove.value()) id="passkey-remove-confirm"/>
+                        {if last { view! {
+                            <p class="muted">"It is your last second factor: removing it turns two-factor authentication off and signs out your other sessions. Confirm with your password and a touch of it."</p>
+                            <form on:submit=move |ev| {
+                                ev.prevent_default();
+                                remove_last.dispatch(last_password.get_untracked());
+                            }>
+                                <div class="field">
+                                    <label for=format!("passkey-{id}-password")>"Password"</label>
+                                    <input id=format!("passkey-{id}-password") name="password" type="password" autocomplete="current-password" required
+                                        node_ref=password_input prop:value=move || last_password.get()
+                                        on:input=move |ev| last_password.set(event_target_value(&ev))
+                                        aria-invalid=move || field_error(remove_last.value(), "password").get().is_some().to_string()
+                                        aria-describedby=format!("passkey-{id}-password-error")/>
+                                    <p class="field-error" id=format!("passkey-{id}-password-error") aria-live="polite">{move || field_error(remove_last.value(), "password").get()}</p>
+                                </div>
+                                <p class="form-error" role="alert">{move || general_error(remove_last.value(), &["password"]).get()}</p>
+                                <button type="submit" class="button small danger" disabled=move || remove_last.pending().get()>"Remove"</button>
+                                " "
+                                <button type="button" class="button small secondary" on:click=move |_| mode.set(RowMode::Shown)>"Cancel"</button>
+                            </form>
+                            <ConfirmAccessPrompt asked=asks_confirmation(remove_last.value()) id="passkey-remove-confirm"/>
+                        }.into_any() } else { view! {
+                            <ActionForm action=remove>
+                                <input type="hidden" name="id" value=id.to_string()/>
+                                <Field label="Password" name="password" id=format!("passkey-{id}-password") kind="password" autocomplete="current-password" error=field_error(remove.value(), "password") node_ref=password_input/>
+                                <p class="form-error" role="alert">{move || general_error(remove.value(), &["password"]).get()}</p>
+                                <button type="submit" class="button small danger">"Remove"</button>
+                                " "
+                                <button type="button" class="button small secondary" on:click=move |_| mode.set(RowMode::Shown)>"Cancel"</button>
+                            </ActionForm>
+                            <ConfirmAccessPrompt asked=asks_confirmation(remove.value()) id="passkey-remove-confirm"/>
+                        }.into_any() }}
                     </div>
                 </td></tr>
             }.into_any()}),

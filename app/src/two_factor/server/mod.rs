@@ -68,7 +68,13 @@ pub async fn has_app(state: &AppState, user_id: i64) -> Result<bool, AppError> {
     Ok(load(state, user_id).await?.totp_enabled_at.is_some())
 }
 
-pub async fn status(state: &AppState, user_id: i64) -> Result<TwoFactorStatus, AppError> {
+/// The profile panel's view; `host` is where the page was opened (for whether passkeys can be
+/// offered there).
+pub async fn status(
+    state: &AppState,
+    user_id: i64,
+    host: Option<&str>,
+) -> Result<TwoFactorStatus, AppError> {
     let row = load(state, user_id).await?;
     let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1")
         .bind(user_id)
@@ -78,9 +84,15 @@ pub async fn status(state: &AppState, user_id: i64) -> Result<TwoFactorStatus, A
         enabled: row.two_factor_at.is_some(),
         app: row.totp_enabled_at.is_some(),
         passkeys: crate::two_factor::passkeys::server::list(state, user_id).await?,
-        passkeys_unavailable: crate::two_factor::passkeys::server::unavailable_here(state),
+        passkeys_unavailable: crate::two_factor::passkeys::server::unavailable_at(state, host),
         recovery_codes_left: left,
         required_by: policy::orgs_requiring(state, user_id).await?,
+        keys_required_by: policy::orgs_requiring_at_least(
+            state,
+            user_id,
+            super::model::PolicyLevel::SecurityKeys,
+        )
+        .await?,
     })
 }
 
