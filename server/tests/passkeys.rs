@@ -22,6 +22,25 @@ on_both_databases!(
     security_keys_only_blocks_an_app_only_member_until_they_add_one,
 );
 
+/// Ceremony options as the server sends them: the WebAuthn JSON, in a JSON string.
+fn options_of<T: serde::de::DeserializeOwned>(resp: common::Resp) -> T {
+    let body = resp.json();
+    let text = body
+        .as_str()
+        .unwrap_or_else(|| panic!("options are a JSON string: {body}"));
+    fn has_null(value: &Value) -> bool {
+        match value {
+            Value::Null => true,
+            Value::Object(map) => map.values().any(has_null),
+            Value::Array(items) => items.iter().any(has_null),
+            _ => false,
+        }
+    }
+    let value: Value = serde_json::from_str(text).expect("JSON");
+    assert!(!has_null(&value), "absent members are left out: {text}");
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("options do not parse ({e}): {text}"))
+}
+
 /// The origin the browser would report: Gatehouse's address (`localhost`, never the IP).
 fn origin(app: &TestApp) -> Url {
     Url::parse(&format!("http://localhost:{}", app.addr.port())).expect("origin")
@@ -38,13 +57,11 @@ async fn register(
     key: &mut SoftPasskey,
     name: &str,
 ) -> common::Resp {
-    let options = app
-        .call(client, "passkeys/start", &[("name", name)])
-        .await
-        .expect_status(200)
-        .json();
-    let options: CreationChallengeResponse = serde_json::from_value(options.clone())
-        .unwrap_or_else(|e| panic!("registration options do not parse ({e}): {options}"));
+    let options: CreationChallengeResponse = options_of(
+        app.call(client, "passkeys/start", &[("name", name)])
+            .await
+            .expect_status(200),
+    );
     let answer = key
         .do_registration(origin(app), options)
         .unwrap_or_else(|e| panic!("the software key refused to register: {e:?}"));
@@ -59,13 +76,11 @@ async fn register(
 
 /// The browser's signed answer to a fresh sign-in challenge.
 async fn sign_in_answer(app: &TestApp, client: &reqwest::Client, key: &mut SoftPasskey) -> String {
-    let options = app
-        .call(client, "sign_in/passkey_start", &[])
-        .await
-        .expect_status(200)
-        .json();
-    let options: RequestChallengeResponse = serde_json::from_value(options.clone())
-        .unwrap_or_else(|e| panic!("sign-in options do not parse ({e}): {options}"));
+    let options: RequestChallengeResponse = options_of(
+        app.call(client, "sign_in/passkey_start", &[])
+            .await
+            .expect_status(200),
+    );
     let answer = key
         .do_authentication(origin(app), options)
         .unwrap_or_else(|e| panic!("the software key refused to sign: {e:?}"));
@@ -297,13 +312,11 @@ async fn registration_checks_its_input_and_uses_each_ceremony_once(app: TestApp)
 
     // One answer per ceremony.
     let mut key = new_key();
-    let options: CreationChallengeResponse = serde_json::from_value(
+    let options: CreationChallengeResponse = options_of(
         app.call(&client, "passkeys/start", &[("name", "Key")])
             .await
-            .expect_status(200)
-            .json(),
-    )
-    .expect("options");
+            .expect_status(200),
+    );
     let answer = key
         .do_registration(origin(&app), options)
         .expect("registration");
@@ -318,13 +331,11 @@ async fn registration_checks_its_input_and_uses_each_ceremony_once(app: TestApp)
     assert_eq!(app.count("SELECT COUNT(*) FROM passkeys").await, 1);
 
     // An answer made for another site's origin does not register.
-    let options: CreationChallengeResponse = serde_json::from_value(
+    let options: CreationChallengeResponse = options_of(
         app.call(&client, "passkeys/start", &[("name", "Phished")])
             .await
-            .expect_status(200)
-            .json(),
-    )
-    .expect("options");
+            .expect_status(200),
+    );
     let mut other = new_key();
     let mut options = options;
     options.public_key.rp.id = "evil.example".into();
@@ -458,22 +469,18 @@ async fn rename_and_remove_follow_the_two_factor_rules(app: TestApp) {
     .await
     .expect_error(422, "invalid_input", Some("passkey"));
     // A touch of a key she no longer has does not count.
-    let options: RequestChallengeResponse = serde_json::from_value(
+    let options: RequestChallengeResponse = options_of(
         app.call(&client, "passkeys/verify_start", &[])
             .await
-            .expect_status(200)
-            .json(),
-    )
-    .expect("options");
+            .expect_status(200),
+    );
     let stale = key.do_authentication(origin(&app), options);
     assert!(stale.is_err(), "the removed key is not offered");
-    let options: RequestChallengeResponse = serde_json::from_value(
+    let options: RequestChallengeResponse = options_of(
         app.call(&client, "passkeys/verify_start", &[])
             .await
-            .expect_status(200)
-            .json(),
-    )
-    .expect("options");
+            .expect_status(200),
+    );
     let touch = serde_json::to_string(
         &backup
             .do_authentication(origin(&app), options)

@@ -26,8 +26,14 @@ use leptos_router::components::A;
 #[derive(Clone, Copy)]
 pub struct FreshRecoveryCodes(pub RwSignal<Option<Vec<String>>>);
 
+/// What the last change to the person's security keys and passkeys did ("YubiKey added."),
+/// kept above the page for the same reason.
+#[derive(Clone, Copy)]
+pub struct PasskeyNews(pub RwSignal<Option<String>>);
+
 pub fn provide_fresh_codes() {
     provide_context(FreshRecoveryCodes(RwSignal::new(None)));
+    provide_context(PasskeyNews(RwSignal::new(None)));
 }
 
 /// The profile panel "Two-factor authentication".
@@ -57,9 +63,9 @@ pub fn TwoFactorPanel() -> impl IntoView {
         }
     });
     // Bumped by the passkeys part after each change it makes; its news ("… added.") lives
-    // here, above the part that the change re-renders.
+    // above the page, which adding the first one re-renders (the session changes).
     let passkeys_changed = RwSignal::new(0u32);
-    let passkey_news = RwSignal::new(None::<String>);
+    let passkey_news = expect_context::<PasskeyNews>().0;
     let status = Resource::new(
         move || {
             (

@@ -6,7 +6,6 @@ use super::model::SignInMethods;
 use crate::error::AppError;
 use crate::two_factor::model::RecoveryCodes;
 use leptos::prelude::*;
-use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
 
 #[cfg(feature = "ssr")]
 use {
@@ -17,16 +16,18 @@ use {
 };
 
 /// **Add a security key or passkey**, first step: the name is checked before the browser asks
-/// for a touch, and the answer is the options for `navigator.credentials.create`.
+/// for a touch, and the answer is the options for `navigator.credentials.create`, as the
+/// WebAuthn JSON the browser parses (`{"publicKey": {...}}`).
 #[server(endpoint = "passkeys/start")]
-pub async fn start_passkey_registration(
-    name: String,
-) -> Result<CreationChallengeResponse, AppError> {
+pub async fn start_passkey_registration(name: String) -> Result<String, AppError> {
     let state = state()?;
     let (session, _) = signed_in(&state).await?;
     auth::require_recent_auth(&state, session.authenticated_at)?;
     PasskeyName::parse(&name)?;
-    passkeys::start_registration(&state, session.user_id, &session.email, &session.name).await
+    let options =
+        passkeys::start_registration(&state, session.user_id, &session.email, &session.name)
+            .await?;
+    passkeys::options_json(&options)
 }
 
 /// Second step: `credential` is the browser's answer. Answers the recovery codes when this is
@@ -54,11 +55,11 @@ pub async fn rename_passkey(id: i64, name: String) -> Result<(), AppError> {
 /// A touch of one of your keys, to confirm removing the last: the options for
 /// `navigator.credentials.get`.
 #[server(endpoint = "passkeys/verify_start")]
-pub async fn start_passkey_verification() -> Result<RequestChallengeResponse, AppError> {
+pub async fn start_passkey_verification() -> Result<String, AppError> {
     let state = state()?;
     let (session, _) = signed_in(&state).await?;
     auth::require_recent_auth(&state, session.authenticated_at)?;
-    passkeys::start_verification(&state, session.user_id).await
+    passkeys::options_json(&passkeys::start_verification(&state, session.user_id).await?)
 }
 
 /// **Remove**: needs the password, like turning 2FA off; the last second factor also a touch
@@ -105,10 +106,10 @@ pub async fn second_step_methods() -> Result<SignInMethods, AppError> {
 /// **Use your security key or passkey**, first step: the options for
 /// `navigator.credentials.get`.
 #[server(endpoint = "sign_in/passkey_start")]
-pub async fn start_passkey_sign_in() -> Result<RequestChallengeResponse, AppError> {
+pub async fn start_passkey_sign_in() -> Result<String, AppError> {
     let state = state()?;
     let (user_id, _, token) = waiting_sign_in(&state).await?;
-    passkeys::start_sign_in(&state, user_id, &token).await
+    passkeys::options_json(&passkeys::start_sign_in(&state, user_id, &token).await?)
 }
 
 /// Second step: signs in with the browser's signed answer. Answers where to go next.

@@ -32,6 +32,25 @@ pub fn relying_party(base_url: &str) -> Result<Webauthn, String> {
         .map_err(|e| format!("{base_url} cannot be a WebAuthn relying party ({e})"))
 }
 
+/// Ceremony options as the JSON the browser's `PublicKeyCredential.parse…OptionsFromJSON`
+/// reads. Absent members are left out rather than sent as `null`, which the browser's
+/// dictionary conversion refuses.
+pub fn options_json(options: &impl serde::Serialize) -> Result<String, AppError> {
+    fn without_nulls(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.retain(|_, v| !v.is_null());
+                map.values_mut().for_each(without_nulls);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(without_nulls),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(options).map_err(|_| AppError::Internal)?;
+    without_nulls(&mut value);
+    Ok(value.to_string())
+}
+
 fn webauthn(state: &AppState) -> Result<Webauthn, AppError> {
     relying_party(&state.base_url()).map_err(|why| {
         AppError::conflict(
