@@ -17,9 +17,9 @@ test('sign up, sign out, sign in, and see the organization', async ({ page }) =>
   await expect(page).toHaveURL(/\/signin$/);
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
 
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page.getByTestId('org-name')).toHaveText('Analytical Engines');
 
   await page.getByRole('link', { name: 'Members' }).first().click();
@@ -35,9 +35,9 @@ test('a wrong password shows the error and keeps the visitor signed out', async 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/signin$/);
 
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill('not my password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page.getByRole('alert')).toHaveText('Email or password is incorrect.');
   await expect(page).toHaveURL(/\/signin$/);
   await page.screenshot({ path: 'test-results/signin-error.png', fullPage: true });
@@ -46,7 +46,7 @@ test('a wrong password shows the error and keeps the visitor signed out', async 
 test('bad input is explained next to its field', async ({ page }) => {
   await open(page, '/signup');
   await page.getByLabel('Name', { exact: true }).fill('Short Password');
-  await page.getByLabel('Email').fill(uniqueEmail('short'));
+  await page.getByLabel('Email', { exact: true }).fill(uniqueEmail('short'));
   await page.getByLabel('Password').fill('1234567');
   await page.getByLabel('Organization name').fill('Org');
   await page.getByRole('button', { name: 'Sign up' }).click();

@@ -36,7 +36,7 @@ export async function open(page: Page, path: string): Promise<void> {
 export async function signUp(page: Page, name: string, email: string, org: string): Promise<void> {
   await open(page, '/signup');
   await page.getByLabel('Name', { exact: true }).fill(name);
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByLabel('Organization name').fill(org);
   await page.getByRole('button', { name: 'Sign up' }).click();
@@ -62,7 +62,7 @@ export async function acceptInNewBrowser(browser: Browser, link: string, name: s
   const page = await context.newPage();
   failOnPageErrors(page);
   await open(page, new URL(link).pathname);
-  await expect(page.getByLabel('Email')).toHaveAttribute('readonly', '');
+  await expect(page.getByLabel('Email', { exact: true })).toHaveAttribute('readonly', '');
   await page.getByLabel('Name', { exact: true }).fill(name);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Accept invitation' }).click();

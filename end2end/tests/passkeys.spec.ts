@@ -52,9 +52,9 @@ test('a passkey is added on the profile, signs in after the password, is renamed
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/signin$/);
   await open(page, '/signin');
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/signin\/two-factor$/);
   await expect(page.getByText('Or enter one of your recovery codes:')).toBeVisible();
   await page.screenshot({ path: 'test-results/passkey-second-step.png', fullPage: true });

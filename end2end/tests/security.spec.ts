@@ -20,9 +20,9 @@ test('after sign-in a next that browsers would read as another site leads home',
   await expect(page).toHaveURL(/\/signin$/);
 
   await open(page, '/signin?next=/%09/evil.example');
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page.getByTestId('org-name')).toHaveText('Redirects');
   const url = new URL(page.url());
   expect(url.host).toBe(new URL(test.info().project.use.baseURL ?? '').host);

@@ -3,9 +3,9 @@ import { acceptInNewBrowser, enroll, failOnPageErrors, invite, now, open, PASSWO
 
 async function signInWithSecondStep(page: Page, email: string, code: string): Promise<void> {
   await open(page, '/signin');
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/signin\/two-factor$/);
   await expect(page.getByRole('heading', { name: 'Two-factor authentication' })).toBeVisible();
   await page.getByLabel('Authentication code').fill(code);
@@ -111,9 +111,9 @@ test('an Owner resets the 2FA of a member who lost their phone, and downloads th
 
   // The member was signed out; with the password alone they are in, and asked to enroll again.
   await open(member, '/signin');
-  await member.getByLabel('Email').fill(email);
+  await member.getByLabel('Email', { exact: true }).fill(email);
   await member.getByLabel('Password').fill(PASSWORD);
-  await member.getByRole('button', { name: 'Sign in' }).click();
+  await member.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(member.getByTestId('two-factor-banner')).toContainText('Reset Co asks you to turn on two-factor authentication');
 
   // The audit log, downloaded as the page filters it.
