@@ -38,6 +38,10 @@ pub enum AppError {
         #[serde(default)]
         security_keys_only: bool,
     },
+    /// The organization requires single sign-on and this session did not come through its
+    /// identity provider. The browser is sent to `/sso/start?org=<org_id>`.
+    #[error("This organization requires single sign-on. Sign in through its identity provider to continue.")]
+    SsoRequired { org_id: i64 },
     /// Five wrong second-factor codes in a row: checks for the account pause until `until`.
     #[error("Too many wrong codes. Two-factor checks for this account are locked until {until}.")]
     SecondFactorLocked {
@@ -110,6 +114,7 @@ impl AppError {
             Self::NotFound => "not_found",
             Self::RateLimited { .. } => "rate_limited",
             Self::TwoFactorRequired { .. } => "two_factor_required",
+            Self::SsoRequired { .. } => "sso_required",
             Self::ReauthenticationRequired => "reauthentication_required",
             Self::SecondFactorLocked { .. } => "second_factor_locked",
             Self::ApiKeyMissing => "api_key_missing",
@@ -142,6 +147,7 @@ impl AppError {
             | Self::AccountDisabled
             | Self::CrossSite
             | Self::TwoFactorRequired { .. }
+            | Self::SsoRequired { .. }
             | Self::ReauthenticationRequired
             | Self::InsufficientScope { .. } => 403,
             Self::BadRequest { .. } => 400,
@@ -200,6 +206,7 @@ mod tests {
             AppError::TwoFactorRequired {
                 security_keys_only: true,
             },
+            AppError::SsoRequired { org_id: 7 },
             AppError::ReauthenticationRequired,
             AppError::SecondFactorLocked {
                 until: "2026-01-01 00:00 UTC".into(),

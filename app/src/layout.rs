@@ -150,6 +150,9 @@ where
 {
     match session_now() {
         Ok(Some(info)) => match info.current_org.as_ref() {
+            Some(org) if org.sso_required && !any_standing => {
+                view! { <crate::sso::views::SsoRequiredPage org_name=org.name.clone() org_id=org.id/> }.into_any()
+            }
             Some(org) if org.two_factor == Compliance::Blocked && !any_standing => {
                 view! { <TwoFactorRequiredPage org_name=org.name.clone() security_keys_only=org.security_keys_only/> }.into_any()
             }

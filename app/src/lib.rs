@@ -20,6 +20,7 @@ pub mod pages;
 pub mod policy;
 pub mod scans;
 pub mod sessions;
+pub mod sso;
 pub mod two_factor;
 pub mod words;
 

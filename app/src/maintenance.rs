@@ -1,5 +1,6 @@
 //! Pruning of the tables that would otherwise only grow: finished deliveries past their
-//! retention, ended sessions, expired half-done sign-ins and spent rate-limit windows. Runs
+//! retention, ended sessions, expired half-done sign-ins (password, passkey and single sign-on
+//! round trips, identities waiting to be linked) and spent rate-limit windows. Runs
 //! beside the server on a schedule; every replica may run it (deletes are idempotent), and
 //! each statement deletes a bounded batch so SQLite's write lock is never held for long.
 
@@ -19,6 +20,7 @@ pub struct Pruned {
     pub deliveries: u64,
     pub sessions: u64,
     pub sign_in_challenges: u64,
+    pub sso_logins: u64,
     pub rate_limits: u64,
 }
 
@@ -76,6 +78,22 @@ pub async fn prune(state: &AppState) -> Result<Pruned, AppError> {
             &[now],
         )
         .await?,
+        sso_logins: delete_batches(
+            state,
+            "sso_logins",
+            "state_hash",
+            "SELECT state_hash FROM sso_logins WHERE expires_at <= $1",
+            &[now],
+        )
+        .await?
+            + delete_batches(
+                state,
+                "sso_pending_links",
+                "token_hash",
+                "SELECT token_hash FROM sso_pending_links WHERE expires_at <= $1",
+                &[now],
+            )
+            .await?,
         rate_limits: delete_batches(
             state,
             "rate_limits",

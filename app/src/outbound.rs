@@ -269,6 +269,12 @@ pub enum SendError {
     Other,
 }
 
+impl std::error::Error for SendError {}
+
+/// The most of a response body that is read (an identity provider's discovery document or
+/// key set is a few KB; nobody gets to make Gatehouse buffer more).
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -325,13 +331,7 @@ impl Outbound {
         body: String,
     ) -> Result<reqwest::StatusCode, SendError> {
         let url = Url::parse(url).map_err(|_| SendError::Refused(Refusal::NotHttp))?;
-        match url.host() {
-            Some(url::Host::Ipv4(v4)) => ip_verdict(&self.policy, IpAddr::V4(v4)),
-            Some(url::Host::Ipv6(v6)) => ip_verdict(&self.policy, IpAddr::V6(v6)),
-            Some(url::Host::Domain(_)) if matches!(url.scheme(), "http" | "https") => Ok(()),
-            _ => Err(Refusal::NotHttp),
-        }
-        .map_err(SendError::Refused)?;
+        self.check_literal(&url)?;
         let mut request = self
             .client
             .post(url)
@@ -344,6 +344,50 @@ impl Outbound {
             Ok(response) => Ok(response.status()),
             Err(err) => Err(self.classify(&err)),
         }
+    }
+
+    /// Sends any request (the OpenID Connect library's discovery, key set and token calls)
+    /// under the same rules, and reads at most [`MAX_RESPONSE_BYTES`] of the answer.
+    pub async fn execute(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, SendError> {
+        let (parts, body) = request.into_parts();
+        let url =
+            Url::parse(&parts.uri.to_string()).map_err(|_| SendError::Refused(Refusal::NotHttp))?;
+        self.check_literal(&url)?;
+        let mut response = self
+            .client
+            .request(parts.method, url)
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| self.classify(&err))?;
+        let mut builder = http::Response::builder().status(response.status());
+        if let Some(headers) = builder.headers_mut() {
+            *headers = std::mem::take(response.headers_mut());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|err| self.classify(&err))? {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(SendError::Other);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        builder.body(bytes).map_err(|_| SendError::Other)
+    }
+
+    /// Checks an address literal in the URL (names are checked by the resolver when they are
+    /// looked up).
+    fn check_literal(&self, url: &Url) -> Result<(), SendError> {
+        match url.host() {
+            Some(url::Host::Ipv4(v4)) => ip_verdict(&self.policy, IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => ip_verdict(&self.policy, IpAddr::V6(v6)),
+            Some(url::Host::Domain(_)) if matches!(url.scheme(), "http" | "https") => Ok(()),
+            _ => Err(Refusal::NotHttp),
+        }
+        .map_err(SendError::Refused)
     }
 
     fn classify(&self, err: &reqwest::Error) -> SendError {

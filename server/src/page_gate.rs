@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
 
 /// Pages a non-compliant member may still open: where they set 2FA up, and signing in/out.
-const PAGES_OPEN_TO_ALL: &[&str] = &["/profile", "/signin", "/signup", "/invite/"];
+const PAGES_OPEN_TO_ALL: &[&str] = &["/profile", "/signin", "/signup", "/invite/", "/sso/"];
 
 /// The pages that render with `SignedIn`: a visitor without a session is sent to Sign in.
 const SIGNED_IN_PAGES: &[&str] = &[
@@ -58,15 +58,22 @@ pub async fn page_access(State(state): State<AppState>, req: Request, next: Next
     if !org_page {
         return next.run(Request::from_parts(parts, body)).await;
     }
-    let blocked = match session {
-        // Only the current organization's standing, not the whole session the page reads.
-        Ok(Some(session)) => current_org(&state, &session)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|org| org.two_factor == Compliance::Blocked),
-        _ => false,
+    // Only the current organization's standing, not the whole session the page reads.
+    let org = match session {
+        Ok(Some(session)) => current_org(&state, &session).await.ok().flatten(),
+        _ => None,
     };
+    if let Some(org) = org.as_ref().filter(|org| org.sso_required) {
+        // Through the organization's identity provider, then back to this page.
+        let back = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let location = app::sso::routes::start_location(org.id, back);
+        return (StatusCode::FOUND, [(http::header::LOCATION, location)]).into_response();
+    }
+    let blocked = org.is_some_and(|org| org.two_factor == Compliance::Blocked);
     let mut response = next.run(Request::from_parts(parts, body)).await;
     if blocked && response.status() == StatusCode::OK {
         *response.status_mut() = StatusCode::FORBIDDEN;

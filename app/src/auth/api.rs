@@ -76,6 +76,7 @@ pub async fn sign_in(
         return Ok(());
     }
     auth::start_session(&state, &meta, user_id, None).await?;
+    crate::sso::server::after_password_sign_in(&state, &meta, user_id).await?;
     leptos_axum::redirect(next.as_deref().unwrap_or("/"));
     Ok(())
 }

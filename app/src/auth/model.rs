@@ -32,4 +32,8 @@ pub struct OrgSummary {
     pub two_factor_notice: bool,
     /// The organization's policy accepts security keys and passkeys only.
     pub security_keys_only: bool,
+    /// The organization requires single sign-on and this session did not come through its
+    /// provider (never for Owners, who keep a password path).
+    #[serde(default)]
+    pub sso_required: bool,
 }

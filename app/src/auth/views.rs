@@ -18,14 +18,15 @@ pub fn SignInPage() -> impl IntoView {
     let action = expect_context::<AuthActions>().sign_in;
     const FIELDS: &[&str] = &["email", "password"];
     let general = general_error(action.value(), FIELDS);
-    let next = leptos_router::hooks::use_query_map()
-        .with_untracked(|q| q.get("next"))
-        .unwrap_or_default();
+    let query = leptos_router::hooks::use_query_map();
+    let next = query.with_untracked(|q| q.get("next")).unwrap_or_default();
+    let sso_error = query.with_untracked(|q| q.get("sso_error"));
     view! {
         <Title text="Sign in"/>
         <RedirectIfSignedIn/>
         <section class="card narrow">
             <h1>"Sign in"</h1>
+            <crate::sso::views::SsoSignIn next=next.clone() error=sso_error/>
             <ActionForm action=action>
                 <input type="hidden" name="next" value=next/>
                 <Field label="Email" name="email" kind="email" autocomplete="username" error=field_error(action.value(), "email")/>

@@ -54,7 +54,7 @@ pub async fn seats_used(
 
 /// Refuses (409 next to `field`) when every seat of the plan is taken. Call it holding the
 /// organization's lock.
-async fn check_seat_free(
+pub async fn check_seat_free(
     tx: &mut sqlx::AnyConnection,
     org_id: i64,
     now: i64,
@@ -393,7 +393,7 @@ async fn claim(
     Ok((org_id, email, role_of(&role)?))
 }
 
-async fn add_member(
+pub async fn add_member(
     tx: &mut sqlx::AnyConnection,
     org_id: i64,
     user_id: i64,

@@ -34,10 +34,12 @@ pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSumma
         .read(
             &format!(
                 "SELECT o.id, o.name, m.role,
-                        CASE WHEN n.user_id IS NULL THEN 0 ELSE 1 END AS notice, {STANDING_COLUMNS}
+                        CASE WHEN n.user_id IS NULL THEN 0 ELSE 1 END AS notice, {STANDING_COLUMNS},
+                        COALESCE(c.required, 0)
                  FROM memberships m JOIN organizations o ON o.id = m.org_id
                  JOIN users u ON u.id = m.user_id
                  LEFT JOIN two_factor_notices n ON n.user_id = m.user_id AND n.org_id = m.org_id
+                 LEFT JOIN sso_connections c ON c.org_id = m.org_id
                  WHERE m.user_id = $1 ORDER BY o.name, o.id"
             ),
             &[user_id.into()],
@@ -47,10 +49,13 @@ pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSumma
     rows.iter()
         .map(|row| {
             let standing = StandingRow::from_read(row, 4)?;
+            let role = role_of(&row.text(2)?)?;
             Ok(OrgSummary {
+                // The session decides whether it came through the provider (Session::orgs).
+                sso_required: row.i64(10)? == 1 && role != Role::Owner,
                 id: row.i64(0)?,
                 name: row.text(1)?,
-                role: role_of(&row.text(2)?)?,
+                role,
                 two_factor_notice: row.i64(3)? == 1,
                 two_factor: standing.compliance(now),
                 security_keys_only: standing.security_keys_only(),

@@ -68,19 +68,19 @@ pub async fn sign_in_second_factor(code: String) -> Result<(), AppError> {
         .await?
         .ok_or_else(expired)?;
     two_factor::verify(&state, user_id, &code, true).await?;
-    two_factor::end_challenge(&state, &token).await?;
-    auth::set_cookie(&state, auth::CHALLENGE_COOKIE, "", 0);
-    auth::start_session(&state, &meta, user_id, None).await?;
-    crate::audit::record_event(
+    let (next, with_password) = two_factor::complete_sign_in(
         &state,
-        crate::audit::Event::new("user.sign_in_second_factor", format!("user:{user_id}"))
-            .actor(user_id)
-            .ip(meta.ip.clone()),
+        &meta,
+        user_id,
+        &token,
+        next,
+        serde_json::Value::Null,
     )
     .await?;
-    // Checked when the challenge was stored, and again here, where it is used.
-    let next = next.as_deref().and_then(auth::local_redirect);
-    leptos_axum::redirect(next.as_deref().unwrap_or("/"));
+    if with_password {
+        crate::sso::server::after_password_sign_in(&state, &meta, user_id).await?;
+    }
+    leptos_axum::redirect(&next);
     Ok(())
 }
 

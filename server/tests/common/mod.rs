@@ -2,6 +2,7 @@
 //! the domain. Every failed expectation prints the request, the status and the body.
 #![allow(dead_code)]
 
+pub mod oidc;
 pub mod receiver;
 pub mod smtp;
 pub mod two_factor;
@@ -516,7 +517,7 @@ pub struct Resp {
 }
 
 impl Resp {
-    async fn from(request: String, result: reqwest::Result<reqwest::Response>) -> Self {
+    pub async fn from(request: String, result: reqwest::Result<reqwest::Response>) -> Self {
         let response = result.unwrap_or_else(|e| panic!("{request}: no response: {e}"));
         let status = response.status().as_u16();
         let headers = response.headers().clone();

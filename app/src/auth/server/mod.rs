@@ -32,6 +32,8 @@ pub struct RequestMeta {
     pub host: Option<String>,
     pub session_token: Option<String>,
     pub challenge_token: Option<String>,
+    /// An SSO identity waiting to be linked to the account that signs in with its password.
+    pub sso_link_token: Option<String>,
     /// What this request has already read about its sender (see [`RequestAuth`]).
     pub cache: Option<Arc<RequestAuth>>,
 }
@@ -91,6 +93,7 @@ impl RequestMeta {
             host,
             session_token: token_cookie(&parts.headers, SESSION_COOKIE),
             challenge_token: token_cookie(&parts.headers, CHALLENGE_COOKIE),
+            sso_link_token: token_cookie(&parts.headers, crate::sso::server::LINK_COOKIE),
             cache: parts.extensions.get::<Arc<RequestAuth>>().cloned(),
         }
     }
@@ -155,6 +158,9 @@ pub struct Session {
     pub name: String,
     pub email: String,
     pub current_org_id: Option<i64>,
+    /// The organization whose single sign-on this session came through (else a password or
+    /// invitation session).
+    pub sso_org_id: Option<i64>,
 }
 
 /// The session of this request, if its cookie names a live one (read once per request).
@@ -202,6 +208,7 @@ async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Ses
         name: row.name,
         email: row.email,
         current_org_id: row.current_org_id,
+        sso_org_id: row.sso_org_id,
     }))
 }
 
@@ -222,11 +229,22 @@ impl Session {
         match &self.cache {
             Some(cache) => cache
                 .orgs
-                .get_or_try_init(|| crate::orgs::server::orgs_of_user(state, self.user_id))
+                .get_or_try_init(|| self.read_orgs(state))
                 .await
                 .cloned(),
-            None => crate::orgs::server::orgs_of_user(state, self.user_id).await,
+            None => self.read_orgs(state).await,
         }
+    }
+
+    async fn read_orgs(&self, state: &AppState) -> Result<Vec<OrgSummary>, AppError> {
+        let mut orgs = crate::orgs::server::orgs_of_user(state, self.user_id).await?;
+        // A session that came through an organization's provider satisfies its requirement.
+        for org in &mut orgs {
+            if self.sso_org_id == Some(org.id) {
+                org.sso_required = false;
+            }
+        }
+        Ok(orgs)
     }
 }
 
@@ -409,6 +427,25 @@ pub async fn start_session(
     user_id: i64,
     current_org_id: Option<i64>,
 ) -> Result<(), AppError> {
+    let token = open_session(state, meta, user_id, current_org_id, None).await?;
+    set_cookie(
+        state,
+        SESSION_COOKIE,
+        &token,
+        state.settings.session_absolute.as_secs(),
+    );
+    Ok(())
+}
+
+/// [`start_session`] without the cookie: answers the new session's token. `sso_org_id` is
+/// the organization whose provider the person came through.
+pub async fn open_session(
+    state: &AppState,
+    meta: &RequestMeta,
+    user_id: i64,
+    current_org_id: Option<i64>,
+    sso_org_id: Option<i64>,
+) -> Result<String, AppError> {
     if let Some(old) = &meta.session_token {
         store::delete_session(state, &token_hash(old)).await?;
     }
@@ -427,16 +464,11 @@ pub async fn start_session(
             expires_at,
             user_agent: meta.user_agent.as_deref(),
             ip: meta.ip.as_deref(),
+            sso_org_id,
         },
     )
     .await?;
-    set_cookie(
-        state,
-        SESSION_COOKIE,
-        &token,
-        state.settings.session_absolute.as_secs(),
-    );
-    Ok(())
+    Ok(token)
 }
 
 pub async fn end_session(state: &AppState, meta: &RequestMeta) -> Result<(), AppError> {
@@ -469,17 +501,21 @@ pub async fn signed_in(state: &AppState) -> Result<(Session, RequestMeta), AppEr
     Ok((session, meta))
 }
 
-pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: u64) {
+/// A `Set-Cookie` value for one of our cookies (HttpOnly, SameSite=Lax, Secure when served
+/// over https).
+pub fn cookie(state: &AppState, name: &str, value: &str, max_age: u64) -> String {
     let secure = if state.settings.secure_cookies {
         "; Secure"
     } else {
         ""
     };
-    let cookie =
-        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: u64) {
     if let (Some(response), Ok(value)) = (
         use_context::<leptos_axum::ResponseOptions>(),
-        HeaderValue::from_str(&cookie),
+        HeaderValue::from_str(&cookie(state, name, value, max_age)),
     ) {
         response.append_header(SET_COOKIE, value);
     }
@@ -660,6 +696,9 @@ pub async fn org_actor_of(
         .into_iter()
         .find(|o| o.id == org_id)
         .ok_or(AppError::NotFound)?;
+    if org.sso_required {
+        return Err(AppError::SsoRequired { org_id });
+    }
     if org.two_factor == Compliance::Blocked {
         return Err(AppError::TwoFactorRequired {
             security_keys_only: org.security_keys_only,

@@ -128,8 +128,14 @@ pub async fn verify(
 ) -> Result<bool, AppError> {
     let password = password.to_string();
     let result = state.hashing.run(Purpose::Verify, move || {
-        let known = stored.is_some();
-        let stored = stored.unwrap_or_else(|| dummy_hash().to_string());
+        // An account made through single sign-on has no password: nothing signs in to it,
+        // and it costs the same time as any other refusal.
+        let known = stored
+            .as_deref()
+            .is_some_and(|s| s != crate::sso::server::NO_PASSWORD);
+        let stored = stored
+            .filter(|_| known)
+            .unwrap_or_else(|| dummy_hash().to_string());
         let ok = match PasswordHash::new(&stored) {
             Ok(parsed) => hasher()
                 .map(|h| h.verify_password(password.as_bytes(), &parsed).is_ok())

@@ -16,6 +16,8 @@ pub struct SessionRow {
     pub totp_enabled_at: Option<i64>,
     /// When the soonest-expiring key with an undismissed expiry warning expires.
     pub key_expiry_at: Option<i64>,
+    /// The organization whose single sign-on this session came through.
+    pub sso_org_id: Option<i64>,
 }
 
 /// The session with this id hash, and its user: read on every signed-in request.
@@ -32,7 +34,8 @@ pub async fn find_session(
                     (SELECT MIN(k.expires_at) FROM api_key_expiry_notices n
                      JOIN api_keys k ON k.id = n.key_id
                      WHERE n.user_id = s.user_id AND n.dismissed_at IS NULL
-                       AND k.revoked_at IS NULL AND k.expires_at > $2)
+                       AND k.revoked_at IS NULL AND k.expires_at > $2),
+                    s.sso_org_id
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND u.disabled_at IS NULL",
             &[id_hash.into(), now.into()],
@@ -50,6 +53,7 @@ pub async fn find_session(
             two_factor_at: r.opt_i64(7)?,
             key_expiry_at: r.opt_i64(9)?,
             totp_enabled_at: r.opt_i64(8)?,
+            sso_org_id: r.opt_i64(10)?,
         })
     })
     .transpose()
@@ -63,13 +67,14 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
+    pub sso_org_id: Option<i64>,
 }
 
 pub async fn insert_session(state: &AppState, new: NewSession<'_>) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, current_org_id, created_at, last_seen_at, expires_at,
-                               authenticated_at, user_agent, ip)
-         VALUES ($1, $2, $3, $4, $4, $5, $4, $6, $7)",
+                               authenticated_at, user_agent, ip, sso_org_id)
+         VALUES ($1, $2, $3, $4, $4, $5, $4, $6, $7, $8)",
     )
     .bind(new.id_hash)
     .bind(new.user_id)
@@ -78,6 +83,7 @@ pub async fn insert_session(state: &AppState, new: NewSession<'_>) -> Result<(),
     .bind(new.expires_at)
     .bind(new.user_agent)
     .bind(new.ip)
+    .bind(new.sso_org_id)
     .execute(&state.db.pool)
     .await?;
     Ok(())

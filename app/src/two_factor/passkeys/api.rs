@@ -119,18 +119,17 @@ pub async fn sign_in_with_passkey(credential: String) -> Result<String, AppError
     let meta = auth::request_meta(&state);
     let (user_id, next, token) = waiting_sign_in(&state).await?;
     passkeys::finish_sign_in(&state, user_id, &token, &credential, meta.ip.clone()).await?;
-    crate::two_factor::server::end_challenge(&state, &token).await?;
-    auth::set_cookie(&state, auth::CHALLENGE_COOKIE, "", 0);
-    auth::start_session(&state, &meta, user_id, None).await?;
-    crate::audit::record_event(
+    let (next, with_password) = crate::two_factor::server::complete_sign_in(
         &state,
-        crate::audit::Event::new("user.sign_in_second_factor", format!("user:{user_id}"))
-            .actor(user_id)
-            .ip(meta.ip.clone())
-            .details(serde_json::json!({ "method": "passkey" })),
+        &meta,
+        user_id,
+        &token,
+        next,
+        serde_json::json!({ "method": "passkey" }),
     )
     .await?;
-    // Checked when the challenge was stored, and again here, where it is used.
-    let next = next.as_deref().and_then(auth::local_redirect);
-    Ok(next.unwrap_or_else(|| "/".to_string()))
+    if with_password {
+        crate::sso::server::after_password_sign_in(&state, &meta, user_id).await?;
+    }
+    Ok(next)
 }

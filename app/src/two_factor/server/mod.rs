@@ -195,9 +195,10 @@ pub async fn regenerate(
 ) -> Result<RecoveryCodes, AppError> {
     // With an app, a current code; with security keys or passkeys only, the confirmed access
     // (checked by the caller) is the proof.
-    if has_app(state, user_id).await? {
+    let row = load(state, user_id).await?;
+    if row.totp_enabled_at.is_some() {
         verify(state, user_id, code, false).await?;
-    } else if !is_enabled(state, user_id).await? {
+    } else if row.two_factor_at.is_none() {
         return Err(AppError::conflict(
             "two_factor",
             "Two-factor authentication is not on.",
@@ -619,6 +620,49 @@ pub async fn find_challenge(
     Ok(row
         .filter(|(_, _, expires_at)| *expires_at > state.now())
         .map(|(user_id, next, _)| (user_id, next)))
+}
+
+/// The end of a second step that succeeded (whatever the factor): the challenge and its
+/// cookie go, the session starts (an SSO session if the first step was the provider), the
+/// sign-in is audited. Answers where to go next, checked again here where it is used (it was
+/// checked when the challenge was stored), and whether the first step was a password.
+pub async fn complete_sign_in(
+    state: &AppState,
+    meta: &crate::auth::server::RequestMeta,
+    user_id: i64,
+    token: &str,
+    next: Option<String>,
+    details: serde_json::Value,
+) -> Result<(String, bool), AppError> {
+    use crate::auth::server as auth;
+    let sso: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT sso_org_id FROM sign_in_challenges WHERE id_hash = $1")
+            .bind(auth::token_hash(token))
+            .fetch_optional(&state.db.pool)
+            .await?;
+    let sso_org_id = sso.and_then(|(org,)| org);
+    end_challenge(state, token).await?;
+    auth::set_cookie(state, auth::CHALLENGE_COOKIE, "", 0);
+    let session = auth::open_session(state, meta, user_id, sso_org_id, sso_org_id).await?;
+    auth::set_cookie(
+        state,
+        auth::SESSION_COOKIE,
+        &session,
+        state.settings.session_absolute.as_secs(),
+    );
+    crate::audit::record_event(
+        state,
+        crate::audit::Event::new("user.sign_in_second_factor", format!("user:{user_id}"))
+            .actor(user_id)
+            .ip(meta.ip.clone())
+            .details(details),
+    )
+    .await?;
+    let next = next
+        .as_deref()
+        .and_then(auth::local_redirect)
+        .unwrap_or_else(|| "/".to_string());
+    Ok((next, sso_org_id.is_none()))
 }
 
 pub async fn end_challenge(state: &AppState, token: &str) -> Result<(), AppError> {
