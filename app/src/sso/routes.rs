@@ -55,7 +55,7 @@ fn continue_page(url: &str, cookies: &[String]) -> Response {
          <title>Single sign-on · Gatehouse</title></head><body>\
          <p><a href=\"{escaped}\">Continue to your identity provider</a></p></body></html>"
     );
-    let mut response = (
+    let response = (
         StatusCode::OK,
         [
             (http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -64,16 +64,15 @@ fn continue_page(url: &str, cookies: &[String]) -> Response {
         html,
     )
         .into_response();
-    for cookie in cookies {
-        if let Ok(value) = http::HeaderValue::from_str(cookie) {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
-    }
-    response
+    with_cookies(response, cookies)
 }
 
 fn see_other(location: &str, cookies: &[String]) -> Response {
-    let mut response = (StatusCode::SEE_OTHER, [(LOCATION, location.to_string())]).into_response();
+    let response = (StatusCode::SEE_OTHER, [(LOCATION, location.to_string())]).into_response();
+    with_cookies(response, cookies)
+}
+
+fn with_cookies(mut response: Response, cookies: &[String]) -> Response {
     for cookie in cookies {
         if let Ok(value) = http::HeaderValue::from_str(cookie) {
             response.headers_mut().append(SET_COOKIE, value);
@@ -88,18 +87,6 @@ fn sign_in_error(code: &str) -> Response {
 
 fn meta(state: &AppState, parts: &http::request::Parts) -> RequestMeta {
     RequestMeta::from_parts(parts, state.settings.trust_proxy_hops)
-}
-
-fn browser_cookie(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == BROWSER_COOKIE)
-        .map(|(_, value)| value.to_string())
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Sends the browser to the provider with a fresh round trip bound to it.
@@ -209,7 +196,10 @@ async fn callback(
     let meta = meta(&state, &parts);
     let clear_browser = auth::cookie(&state, BROWSER_COOKIE, "", 0);
     // The state counts only together with the cookie of the browser that started it.
-    let bound = match (query.state.as_deref(), browser_cookie(&parts.headers)) {
+    let bound = match (
+        query.state.as_deref(),
+        auth::token_cookie(&parts.headers, BROWSER_COOKIE),
+    ) {
         (Some(s), Some(browser)) => Some(sso::bound_state(s, &browser)),
         _ => None,
     };

@@ -123,7 +123,7 @@ fn forwarded_client(headers: &http::HeaderMap, hops: usize) -> Option<std::net::
 }
 
 /// A cookie holding one of our 256-bit hex tokens; anything else is ignored.
-fn token_cookie(headers: &http::HeaderMap, cookie: &str) -> Option<String> {
+pub fn token_cookie(headers: &http::HeaderMap, cookie: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
