@@ -147,6 +147,10 @@ pub struct AppState {
     pub api_limiter: Arc<crate::api_keys::server::limiter::KeyRateLimiter>,
     /// The client for every request a user can aim (webhooks, Slack).
     pub outbound: crate::outbound::Outbound,
+    /// API keys' rows on PostgreSQL, kept true by its notifications.
+    pub key_cache: Arc<crate::api_keys::server::cache::KeyCache>,
+    /// Trigram counts that let PostgreSQL's member search look up a term's rarest part.
+    pub search_stats: Arc<crate::members::search::SearchStats>,
 }
 
 impl AppState {
@@ -166,8 +170,11 @@ impl AppState {
             settings.outbound_allow.clone(),
             crate::integrations::server::delivery::TIMEOUT,
         );
+        let key_cache = Arc::new(crate::api_keys::server::cache::KeyCache::new(db.backend));
         Self {
             db,
+            key_cache,
+            search_stats: Arc::default(),
             outbound,
             api_limiter: Arc::new(api_limiter),
             settings: Arc::new(settings),

@@ -128,6 +128,7 @@ pub struct Application {
     pub state: AppState,
     delivery_poll: Duration,
     key_expiry_check: Duration,
+    database_url: String,
     listener: tokio::net::TcpListener,
     metrics_listener: Option<tokio::net::TcpListener>,
     router: Router,
@@ -172,6 +173,7 @@ impl Application {
             state,
             delivery_poll: Duration::from_millis(config.delivery_poll_ms.max(10)),
             key_expiry_check: Duration::from_secs(config.key_expiry_check_secs.max(1)),
+            database_url: config.database_url(),
             listener,
             router,
         })
@@ -218,8 +220,15 @@ impl Application {
         let background = tokio::spawn({
             let (state, token, poll) = (state.clone(), token.clone(), self.delivery_poll);
             let key_expiry_check = self.key_expiry_check;
+            let database_url = self.database_url;
             async move {
                 tokio::join!(
+                    app::api_keys::server::cache::run_listener(
+                        state.key_cache.clone(),
+                        state.db.clone(),
+                        database_url,
+                        token.clone()
+                    ),
                     app::integrations::server::delivery::run_worker(
                         state.clone(),
                         poll,
@@ -354,6 +363,10 @@ pub fn router(state: AppState) -> Router {
         router
     };
     let router = router
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            app::api_keys::server::cache::settle_after_change,
+        ))
         .layer(axum::middleware::from_fn(server_fn_errors::map_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,15 +1,22 @@
 //! Two Gatehouse processes on one database, as replicas behind a load balancer: what one
-//! changes, the other enforces on its very next request. Nothing about a key, a session or a
-//! membership is cached in a process (SQLite reads on the request's thread see every committed
-//! transaction; PostgreSQL reads go to the server), so there is nothing to invalidate.
+//! changes, the other enforces on its very next request. Sessions and memberships are read
+//! from the database on every request. API keys are cached per process on PostgreSQL and
+//! forgotten on its notifications (`app/src/api_keys/server/cache.rs`); these tests make sure
+//! the cache is in use (so they would fail if it kept a row too long) and that it is off while
+//! its listening connection is down. On SQLite nothing is cached.
 
 mod common;
 
-use common::TestApp;
+use common::{Backend, TestApp};
+use std::time::Duration;
 
-on_both_databases!(a_change_on_one_replica_holds_on_the_other_at_once);
+on_both_databases!(
+    a_change_on_one_replica_holds_on_the_other_at_once,
+    a_change_made_outside_gatehouse_reaches_the_cache,
+    the_cache_is_off_while_its_listener_is_down
+);
 
-async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
+async fn replica_of(a: &TestApp) -> TestApp {
     let shared = a.config().clone();
     let b = TestApp::spawn_with(a.backend, move |c| {
         c.database_url = shared.database_url.clone();
@@ -18,6 +25,41 @@ async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
     })
     .await
     .expect("second replica");
+    b
+}
+
+/// Waits (up to 10 s) for the key cache's listener to be up or down.
+async fn cache_live(app: &TestApp, live: bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.state.key_cache.is_live() != live {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the key cache's listener did not become {} within 10 s",
+            if live { "live" } else { "down" }
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// On PostgreSQL, the key's row was served from `app`'s cache (so the test exercises it).
+fn assert_cached(app: &TestApp) {
+    if app.backend == Backend::Postgres {
+        assert!(
+            !app.state.key_cache.is_empty(),
+            "the key was not cached: {:?}",
+            app.state.key_cache
+        );
+    } else {
+        assert!(app.state.key_cache.is_empty(), "SQLite caches nothing");
+    }
+}
+
+async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
+    let b = replica_of(&a).await;
+    if a.backend == Backend::Postgres {
+        cache_live(&a, true).await;
+        cache_live(&b, true).await;
+    }
     let (owner, org) = a.new_org("owner@example.com", "Acme").await;
     let (member, member_id) = a
         .add_member(&owner, org, "admin@example.com", "admin")
@@ -31,6 +73,7 @@ async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
         .expect_status(200)
         .json();
     assert_eq!(me["role"], "admin", "{me}");
+    assert_cached(&b);
 
     // Demoted on A: B answers with the new role.
     let (org_s, member_s) = (org.to_string(), member_id.to_string());
@@ -47,6 +90,7 @@ async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
         .expect_status(200)
         .json();
     assert_eq!(me["role"], "user", "{me}");
+    assert_cached(&b);
 
     // Revoked on A: refused on B.
     let keys = a
@@ -97,4 +141,153 @@ async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
     )
     .await
     .expect_error(404, "not_found", None);
+}
+
+/// A change made with SQL (another tool, an operator's script) is forgotten too: the
+/// triggers notify, not Gatehouse's code. `settle` waits until this process has applied every
+/// notification committed before it.
+async fn a_change_made_outside_gatehouse_reaches_the_cache(a: TestApp) {
+    if a.backend == Backend::Postgres {
+        cache_live(&a, true).await;
+    }
+    let (owner, org) = a.new_org("owner@example.com", "Acme").await;
+    let (member, member_id) = a
+        .add_member(&owner, org, "admin@example.com", "admin")
+        .await;
+    let key = a
+        .create_key(&member, org, "org:read members:read", "30")
+        .await;
+    let me = a
+        .api("GET", "/api/v1/me", Some(&key), None)
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(me["role"], "admin", "{me}");
+    assert_cached(&a);
+
+    let steps: [(&str, &str, Option<&str>); 4] = [
+        (
+            "UPDATE memberships SET role = 'billing_manager' WHERE user_id = $1",
+            "billing_manager",
+            None,
+        ),
+        (
+            "UPDATE users SET name = 'Renamed' WHERE id = $1",
+            "billing_manager",
+            None,
+        ),
+        (
+            "UPDATE users SET disabled_at = 1 WHERE id = $1",
+            "",
+            Some("account_disabled"),
+        ),
+        (
+            "UPDATE users SET disabled_at = NULL WHERE id = $1",
+            "billing_manager",
+            None,
+        ),
+    ];
+    for (sql, role, refused) in steps {
+        sqlx::query(sql)
+            .bind(member_id)
+            .execute(&a.state.db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        a.state.key_cache.settle(&a.state.db).await;
+        let answer = a.api("GET", "/api/v1/me", Some(&key), None).await;
+        match refused {
+            Some(code) => {
+                answer.expect_error(403, code, None);
+            }
+            None => {
+                let me = answer.expect_status(200).json();
+                assert_eq!(me["role"], role, "after {sql}: {me}");
+                if sql.contains("name") {
+                    assert_eq!(me["name"], "Renamed", "after {sql}: {me}");
+                }
+            }
+        }
+    }
+    // The organization's 2FA policy, enforced with no grace period.
+    let org_s = org.to_string();
+    sqlx::query(
+        "UPDATE organizations SET require_two_factor = 1, two_factor_since = 0,
+         two_factor_deadline = 0 WHERE id = $1",
+    )
+    .bind(org)
+    .execute(&a.state.db.pool)
+    .await
+    .unwrap_or_else(|e| panic!("policy of {org_s}: {e}"));
+    a.state.key_cache.settle(&a.state.db).await;
+    a.api("GET", "/api/v1/me", Some(&key), None)
+        .await
+        .expect_error(403, "two_factor_required", None);
+}
+
+/// While the listening connection is down, a replica reads every key from the database (it
+/// cannot know what changed), and it uses the cache again once it listens again.
+async fn the_cache_is_off_while_its_listener_is_down(a: TestApp) {
+    let b = replica_of(&a).await;
+    let (owner, org) = a.new_org("owner@example.com", "Acme").await;
+    let (member, _) = a
+        .add_member(&owner, org, "admin@example.com", "admin")
+        .await;
+    let key = a
+        .create_key(&member, org, "org:read members:read", "30")
+        .await;
+    if b.backend == Backend::Sqlite {
+        b.api("GET", "/api/v1/me", Some(&key), None)
+            .await
+            .expect_status(200);
+        assert_cached(&b);
+        return;
+    }
+    cache_live(&b, true).await;
+    b.api("GET", "/api/v1/me", Some(&key), None)
+        .await
+        .expect_status(200);
+    assert_cached(&b);
+
+    // PostgreSQL ends the listening connections of this database (A's and B's).
+    let ended = a
+        .count(&format!(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = '{}'",
+            app::api_keys::server::cache::APPLICATION_NAME
+        ))
+        .await;
+    assert!(ended >= 1, "no listening connection found to end");
+    // B notices when its connection closes (it may already be listening again): whichever,
+    // it has forgotten every key.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !b.state.key_cache.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B kept its cached keys after its listener was ended"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let keys = a
+        .call(&member, "api_keys/view", &[])
+        .await
+        .expect_status(200)
+        .json();
+    let key_id = keys["keys"][0]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no key in {keys}"))
+        .to_string();
+    a.call(&member, "api_keys/revoke", &[("key_id", &key_id)])
+        .await
+        .expect_status(200);
+    b.api("GET", "/api/v1/me", Some(&key), None)
+        .await
+        .expect_error(401, "api_key_revoked", None);
+
+    // Listening again, B caches again.
+    cache_live(&b, true).await;
+    b.api("GET", "/api/v1/me", Some(&key), None)
+        .await
+        .expect_error(401, "api_key_revoked", None);
+    assert_cached(&b);
 }

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 on_both_databases!(
     search_finds_exactly_the_current_members,
-    search_results_page_without_gaps_or_repeats
+    search_results_page_without_gaps_or_repeats,
+    a_term_of_common_trigrams_finds_exactly_its_matches
 );
 
 /// Names found by a members-list search for `q`.
@@ -195,4 +196,106 @@ async fn search_results_page_without_gaps_or_repeats(app: TestApp) {
         all_pages(&app, &key, "al").await,
         ["alan Turing", "ALONZO Church"]
     );
+}
+
+/// 3,000 members whose emails all start `member` and end `@corpN.example`: on PostgreSQL the
+/// index is given the term's rare part (the digits) and the whole term filters. Whatever part
+/// is chosen, a search finds exactly the members whose name or email contains the term.
+async fn a_term_of_common_trigrams_finds_exactly_its_matches(app: TestApp) {
+    let (owner, org) = app.new_org("owner@acme.example", "Acme").await;
+    let seed = [
+        "UPDATE organizations SET seats = 10000",
+        "INSERT INTO users (id, email, email_normalized, name, password_hash, created_at)
+         SELECT 100000 + i, 'member' || i || '@corp' || (i % 7) || '.example',
+                'member' || i || '@corp' || (i % 7) || '.example', 'Person ' || i, 'x', 0
+         FROM numbers",
+        "INSERT INTO memberships (org_id, user_id, role, created_at, member_name)
+         SELECT $1, id, 'user', 0, name FROM users WHERE id > 100000",
+    ];
+    let numbers = match app.backend {
+        common::Backend::Sqlite => {
+            "WITH RECURSIVE numbers(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM numbers WHERE i < 3000)"
+        }
+        common::Backend::Postgres => "WITH numbers AS (SELECT generate_series(1, 3000) AS i)",
+    };
+    for sql in seed {
+        let sql = if sql.contains("FROM numbers") {
+            format!("{numbers} {sql}")
+        } else {
+            sql.to_string()
+        };
+        sqlx::query(&sql)
+            .bind(org)
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    sqlx::query("ANALYZE")
+        .execute(&app.state.db.pool)
+        .await
+        .expect("ANALYZE");
+    if app.backend == common::Backend::Postgres {
+        app.state
+            .search_stats
+            .refresh(&app.state.db)
+            .await
+            .expect("trigram sample");
+        let stats = app
+            .state
+            .search_stats
+            .current(&app.state.db)
+            .expect("stats after a refresh");
+        let part = stats.cheapest_part("member1234@corp");
+        assert!(
+            part.as_deref().is_some_and(|p| p.contains("123")),
+            "the index should get the digits of member1234@corp, not {part:?}"
+        );
+    }
+    let key = app.create_key(&owner, org, "members:read", "30").await;
+    let expected = |term: &str| -> Vec<String> {
+        let mut names: Vec<String> = (1..=3000)
+            .filter(|i| format!("member{i}@corp{}.example person {i}", i % 7).contains(term))
+            .map(|i| format!("Person {i}"))
+            .collect();
+        names.sort();
+        names
+    };
+    for term in [
+        "member1234@corp",
+        "r123",
+        "4@corp3",
+        "member2999@corp",
+        "0@corp0.ex",
+    ] {
+        let mut found = all_pages_of_50(&app, &key, term).await;
+        found.sort();
+        assert_eq!(found, expected(term), "search for {term}");
+        let want = expected(term).len().min(10);
+        assert_eq!(
+            suggested(&app, &owner, org, term).await.len(),
+            want,
+            "type-ahead for {term}"
+        );
+    }
+}
+
+/// Every name a REST search for `q` finds, following `next_cursor` 50 at a time.
+async fn all_pages_of_50(app: &TestApp, key: &str, q: &str) -> Vec<String> {
+    let q = q.replace('@', "%40");
+    let mut names_found = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..100 {
+        let path = format!("/api/v1/members?q={q}&limit=50{cursor}");
+        let page = app
+            .api("GET", &path, Some(key), None)
+            .await
+            .expect_status(200)
+            .json();
+        names_found.extend(names(&page["members"]));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return names_found,
+        }
+    }
+    panic!("more than 100 pages for {q}");
 }

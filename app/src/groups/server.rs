@@ -185,7 +185,11 @@ pub async fn suggestions(
     let Some(term) = crate::members::search::Term::parse(Some(q)) else {
         return Ok(Vec::new());
     };
-    let clauses = crate::members::search::clauses(state.db.backend, Some(&term));
+    let stats = state.search_stats.current(&state.db);
+    let clauses = crate::members::search::clauses(state.db.backend, Some(&term), stats.as_deref());
+    let mut params: Vec<crate::db::Param> =
+        vec![actor.org_id.into(), "".into(), 0.into(), 10.into()];
+    params.extend(clauses.values.into_iter().map(Into::into));
     let rows = state
         .db
         .read_pooled(
@@ -194,13 +198,7 @@ pub async fn suggestions(
                  WHERE m.org_id = $1 AND {} ORDER BY {} LIMIT $4",
                 clauses.join, clauses.condition, clauses.order
             ),
-            &[
-                actor.org_id.into(),
-                "".into(),
-                0.into(),
-                10.into(),
-                clauses.value.unwrap_or_default().into(),
-            ],
+            &params,
         )
         .await?;
     rows.iter()

@@ -2,8 +2,19 @@
 //! any organization size. Three characters or more use the trigram index (SQLite FTS5's
 //! trigram tokenizer; PostgreSQL's pg_trgm), kept in step by the triggers of migration 0009;
 //! one or two characters (too short for trigrams) match the start of a name.
+//!
+//! PostgreSQL's GIN index reads the whole posting list of every trigram of the term. A term
+//! made of trigrams that most members have (`member4242@corp` where every email is
+//! `member…@corp…`) read thousands of index pages to find one row. So on PostgreSQL the index
+//! is given only the part of the term that is cheapest to look up, estimated from trigram
+//! counts in a sample of the table ([`TrigramStats`]), and the whole term filters the rows it
+//! finds: the same rows, in a fraction of the reads.
 
-use crate::db::{escape_like, Backend};
+use crate::db::{escape_like, Backend, Db};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 /// A search term, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +41,7 @@ impl Term {
 /// How a list of an organization's members is narrowed and ordered: the clauses that follow
 /// `FROM memberships m JOIN users u ON u.id = m.user_id`, with the placeholders `$1` (the
 /// organization), `$2`, `$3` (the cursor: the previous page's last name and user id), `$4`
-/// (the limit) and, for a search, `$5` (the term, as [`Clauses::value`]).
+/// (the limit) and, for a search, `$5` onwards ([`Clauses::values`]).
 ///
 /// Each order is the order of the index that serves it, so a page stops after `$4` rows:
 /// the list by name, a search anywhere in the order people joined (the trigram index's order
@@ -39,16 +50,18 @@ pub struct Clauses {
     pub join: &'static str,
     pub condition: &'static str,
     pub order: &'static str,
-    pub value: Option<String>,
+    /// Bound as `$5`, `$6`, … (none without a search).
+    pub values: Vec<String>,
 }
 
-pub fn clauses(backend: Backend, term: Option<&Term>) -> Clauses {
+/// The clauses for `term`; `stats` (PostgreSQL) lets the index look up the cheapest part.
+pub fn clauses(backend: Backend, term: Option<&Term>, stats: Option<&TrigramStats>) -> Clauses {
     match (backend, term) {
         (_, None) => Clauses {
             join: "",
             condition: "(m.member_name, m.user_id) > ($2, $3)",
             order: "m.member_name, m.user_id",
-            value: None,
+            values: Vec::new(),
         },
         (Backend::Sqlite, Some(Term::Anywhere(t))) => Clauses {
             join: "JOIN member_search s ON m.org_id = s.org_id AND m.user_id = s.user_id",
@@ -58,21 +71,36 @@ pub fn clauses(backend: Backend, term: Option<&Term>) -> Clauses {
                 AND s.rowid BETWEEN $1 * 4294967296 + $3 + 1 AND $1 * 4294967296 + 4294967295",
             order: "s.rowid",
             // A quoted FTS5 phrase: the trigram tokenizer matches it anywhere, in any case.
-            value: Some(format!("\"{}\"", t.replace('"', "\"\""))),
+            values: vec![format!("\"{}\"", t.replace('"', "\"\""))],
         },
-        (Backend::Postgres, Some(Term::Anywhere(t))) => Clauses {
-            join: "",
-            condition: "m.search_text LIKE $5 ESCAPE '\\' AND m.user_id > $3",
-            order: "m.user_id",
-            value: Some(format!("%{}%", escape_like(&t.to_lowercase()))),
-        },
+        (Backend::Postgres, Some(Term::Anywhere(t))) => {
+            let term = t.to_lowercase();
+            let whole = format!("%{}%", escape_like(&term));
+            match stats.and_then(|s| s.cheapest_part(&term)) {
+                // The index looks up the part; the whole term, written so that the index
+                // cannot take it, filters what it finds.
+                Some(part) => Clauses {
+                    join: "",
+                    condition: "m.search_text LIKE $5 ESCAPE '\\'
+                        AND (m.search_text || '') LIKE $6 ESCAPE '\\' AND m.user_id > $3",
+                    order: "m.user_id",
+                    values: vec![format!("%{}%", escape_like(&part)), whole],
+                },
+                None => Clauses {
+                    join: "",
+                    condition: "m.search_text LIKE $5 ESCAPE '\\' AND m.user_id > $3",
+                    order: "m.user_id",
+                    values: vec![whole],
+                },
+            }
+        }
         (Backend::Sqlite, Some(Term::NameStart(t))) => Clauses {
             join: "",
             // LIKE is case-insensitive, like the (org_id, member_name COLLATE NOCASE) index.
             condition: "m.member_name LIKE $5 ESCAPE '\\'
                 AND (m.member_name COLLATE NOCASE, m.user_id) > ($2, $3)",
             order: "m.member_name COLLATE NOCASE, m.user_id",
-            value: Some(format!("{}%", escape_like(t))),
+            values: vec![format!("{}%", escape_like(t))],
         },
         (Backend::Postgres, Some(Term::NameStart(t))) => Clauses {
             join: "",
@@ -80,9 +108,174 @@ pub fn clauses(backend: Backend, term: Option<&Term>) -> Clauses {
                 "lower(m.member_name) COLLATE \"C\" LIKE $5 ESCAPE '\\'
                 AND (lower(m.member_name) COLLATE \"C\", m.user_id) > (lower($2) COLLATE \"C\", $3)",
             order: "lower(m.member_name) COLLATE \"C\", m.user_id",
-            value: Some(format!("{}%", escape_like(&t.to_lowercase()))),
+            values: vec![format!("{}%", escape_like(&t.to_lowercase()))],
         },
     }
+}
+
+/// How many rows of a sample of `memberships` have each trigram (as pg_trgm makes them:
+/// lower case, words of letters and digits, padded with two spaces before and one after).
+#[derive(Debug, Default)]
+pub struct TrigramStats {
+    sampled: f64,
+    counts: HashMap<String, f64>,
+}
+
+/// A sample smaller than this says too little, and a table that small is fast anyway.
+const MIN_SAMPLE: f64 = 500.0;
+/// About how many rows the sample reads.
+const SAMPLE_ROWS: f64 = 20_000.0;
+/// A row fetched and checked costs about this many index entries read.
+const ROW_COST: f64 = 10.0;
+
+impl TrigramStats {
+    pub fn new(sampled: usize, counts: impl IntoIterator<Item = (String, i64)>) -> Self {
+        Self {
+            sampled: sampled as f64,
+            counts: counts.into_iter().map(|(t, n)| (t, n as f64)).collect(),
+        }
+    }
+
+    /// The part of `term` (lower case) whose lookup costs least, when that is less than the
+    /// whole term's: the index entries read (each trigram's count) plus the rows fetched to
+    /// check (the rarest trigram's count, narrowed by the others, which are not independent
+    /// of it: their selectivity counts half).
+    pub fn cheapest_part(&self, term: &str) -> Option<String> {
+        if self.sampled < MIN_SAMPLE {
+            return None;
+        }
+        let chars: Vec<char> = term.chars().collect();
+        let cost = |part: &[char]| -> Option<f64> {
+            let mut counts: Vec<f64> = like_trigrams(part)
+                .iter()
+                .map(|t| self.counts.get(t).copied().unwrap_or(0.0) + 0.5)
+                .collect();
+            counts.sort_by(f64::total_cmp);
+            let (rarest, others) = counts.split_first()?;
+            let rows = others
+                .iter()
+                .fold(*rarest, |rows, n| rows * (n / self.sampled).sqrt());
+            Some(counts.iter().sum::<f64>() + ROW_COST * rows)
+        };
+        let whole = cost(&chars)?;
+        let mut best: Option<(f64, usize, usize)> = None;
+        for start in 0..chars.len() {
+            for end in (start + 3)..=chars.len() {
+                if (start, end) == (0, chars.len()) {
+                    continue;
+                }
+                if let Some(c) = cost(&chars[start..end]) {
+                    if best.is_none_or(|(b, _, _)| c < b) {
+                        best = Some((c, start, end));
+                    }
+                }
+            }
+        }
+        let (c, start, end) = best?;
+        // Worth it only when clearly cheaper: the filter costs a little too.
+        (c * 2.0 < whole).then(|| chars[start..end].iter().collect())
+    }
+}
+
+/// The trigrams pg_trgm looks up for `LIKE '%part%'`: each word of letters and digits, padded
+/// where a separator inside the part bounds it (the ends of the part are wildcards).
+fn like_trigrams(part: &[char]) -> Vec<String> {
+    let mut trigrams = Vec::new();
+    let mut i = 0;
+    while i < part.len() {
+        if !part[i].is_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < part.len() && part[i].is_alphanumeric() {
+            i += 1;
+        }
+        let mut word: Vec<char> = Vec::new();
+        if start > 0 {
+            word.extend([' ', ' ']);
+        }
+        word.extend(&part[start..i]);
+        if i < part.len() {
+            word.push(' ');
+        }
+        for w in word.windows(3) {
+            let t: String = w.iter().collect();
+            if !trigrams.contains(&t) {
+                trigrams.push(t);
+            }
+        }
+    }
+    trigrams
+}
+
+/// The [`TrigramStats`] of this process, taken again in the background when a search finds
+/// them older than [`SearchStats::MAX_AGE`] (the search goes on with the old ones).
+#[derive(Debug, Default)]
+pub struct SearchStats {
+    current: RwLock<Option<(Instant, Arc<TrigramStats>)>>,
+    refreshing: AtomicBool,
+}
+
+impl SearchStats {
+    pub const MAX_AGE: Duration = Duration::from_secs(60);
+
+    /// The stats to plan with, on PostgreSQL (none elsewhere, or before the first sample).
+    pub fn current(self: &Arc<Self>, db: &Db) -> Option<Arc<TrigramStats>> {
+        if db.backend != Backend::Postgres {
+            return None;
+        }
+        let current = self.current.read().ok().and_then(|c| c.clone());
+        let stale = current
+            .as_ref()
+            .is_none_or(|(taken, _)| taken.elapsed() > Self::MAX_AGE);
+        if stale && !self.refreshing.swap(true, Ordering::SeqCst) {
+            let (this, db) = (self.clone(), db.clone());
+            tokio::spawn(async move {
+                if let Err(err) = this.refresh(&db).await {
+                    tracing::warn!(error = %err, "could not sample member search trigrams");
+                }
+                this.refreshing.store(false, Ordering::SeqCst);
+            });
+        }
+        current.map(|(_, stats)| stats)
+    }
+
+    /// Samples the table now.
+    pub async fn refresh(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let stats = sample(db).await?;
+        if let Ok(mut current) = self.current.write() {
+            *current = Some((Instant::now(), Arc::new(stats)));
+        }
+        Ok(())
+    }
+}
+
+/// Counts the trigrams of about [`SAMPLE_ROWS`] memberships (a page sample: cheap at any size).
+async fn sample(db: &Db) -> Result<TrigramStats, sqlx::Error> {
+    let (estimate,): (f64,) = sqlx::query_as(
+        "SELECT GREATEST(reltuples, 0)::float8 FROM pg_class WHERE oid = 'memberships'::regclass",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    let percent = if estimate > 0.0 {
+        (SAMPLE_ROWS * 100.0 / estimate).clamp(0.01, 100.0)
+    } else {
+        100.0
+    };
+    // The percentage is a number this code computed, not input.
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
+        "WITH s AS (SELECT search_text FROM memberships TABLESAMPLE SYSTEM ({percent:.4}))
+         SELECT t, COUNT(*), (SELECT COUNT(*) FROM s)
+         FROM s, unnest(show_trgm(s.search_text)) AS t GROUP BY t"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    let sampled = rows.first().map(|r| r.2).unwrap_or(0);
+    Ok(TrigramStats::new(
+        sampled.max(0) as usize,
+        rows.into_iter().map(|(t, n, _)| (t, n)),
+    ))
 }
 
 #[cfg(test)]
@@ -98,10 +291,57 @@ mod tests {
             Term::parse(Some(" Ada ")),
             Some(Term::Anywhere("Ada".into()))
         );
-        let c = clauses(Backend::Sqlite, Some(&Term::Anywhere("a\"b".into())));
-        assert_eq!(c.value.as_deref(), Some("\"a\"\"b\""));
-        let c = clauses(Backend::Postgres, Some(&Term::Anywhere("50%_".into())));
-        assert_eq!(c.value.as_deref(), Some("%50\\%\\_%"));
-        assert!(clauses(Backend::Sqlite, None).value.is_none());
+        let c = clauses(Backend::Sqlite, Some(&Term::Anywhere("a\"b".into())), None);
+        assert_eq!(c.values, ["\"a\"\"b\""]);
+        let c = clauses(
+            Backend::Postgres,
+            Some(&Term::Anywhere("50%_".into())),
+            None,
+        );
+        assert_eq!(c.values, ["%50\\%\\_%"]);
+        assert!(clauses(Backend::Sqlite, None, None).values.is_empty());
+    }
+
+    #[test]
+    fn trigrams_are_pg_trgm_s_for_a_like_pattern() {
+        let t = |s: &str| like_trigrams(&s.chars().collect::<Vec<_>>());
+        assert_eq!(t("4242@co"), ["424", "242", "42 ", "  c", " co"]);
+        assert_eq!(t("ab"), Vec::<String>::new());
+        assert_eq!(t("a.b"), ["  b"]);
+    }
+
+    /// Every member's email starts `member` and ends `@corp…`: the index is given the digits.
+    #[test]
+    fn the_index_gets_the_rare_part_of_a_term() {
+        let mut counts = Vec::new();
+        for t in [
+            "mem", "emb", "mbe", "ber", "  c", " co", "cor", "orp", "rp ",
+        ] {
+            counts.push((t.to_string(), 10_000));
+        }
+        counts.extend([("er4".to_string(), 1_100), ("r42".to_string(), 110)]);
+        counts.extend([
+            ("424".to_string(), 40),
+            ("242".to_string(), 40),
+            ("42 ".to_string(), 1_000),
+        ]);
+        let stats = TrigramStats::new(10_000, counts);
+        let part = stats.cheapest_part("member4242@corp").expect("a part");
+        assert!(part.contains("4242"), "{part}");
+        assert!(!part.contains("mem") && !part.contains("cor"), "{part}");
+        // Rare everywhere: the whole term is as cheap as any part.
+        assert_eq!(stats.cheapest_part("zqxj"), None);
+        // A small table: no sampling decision at all.
+        assert_eq!(
+            TrigramStats::new(100, []).cheapest_part("member4242@corp"),
+            None
+        );
+        let c = clauses(
+            Backend::Postgres,
+            Some(&Term::Anywhere("Member4242@corp".into())),
+            Some(&stats),
+        );
+        assert_eq!(c.values.len(), 2, "{:?}", c.values);
+        assert_eq!(c.values[1], "%member4242@corp%");
     }
 }

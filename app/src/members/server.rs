@@ -21,7 +21,8 @@ pub async fn page(
     authorize(actor.role, Action::ViewMembers)?;
     let (after_name, after_id) = after.unwrap_or_default();
     let term = super::search::Term::parse(search);
-    let clauses = super::search::clauses(state.db.backend, term.as_ref());
+    let stats = state.search_stats.current(&state.db);
+    let clauses = super::search::clauses(state.db.backend, term.as_ref(), stats.as_deref());
     let sql = format!(
         "SELECT u.id, u.name, u.email, m.role, m.created_at, u.two_factor_at
          FROM memberships m JOIN users u ON u.id = m.user_id {}
@@ -35,14 +36,13 @@ pub async fn page(
         after_id.into(),
         (limit + 1).into(),
     ];
-    let rows = match clauses.value {
+    let rows = if clauses.values.is_empty() {
         // A page of the list is an index range: read on this thread.
-        None => state.db.read(&sql, &params).await?,
+        state.db.read(&sql, &params).await?
+    } else {
         // A search may match many: through the pool, off the request's thread.
-        Some(value) => {
-            params.push(value.into());
-            state.db.read_pooled(&sql, &params).await?
-        }
+        params.extend(clauses.values.into_iter().map(Into::into));
+        state.db.read_pooled(&sql, &params).await?
     };
     let rows = rows
         .iter()

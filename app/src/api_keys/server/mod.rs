@@ -1,5 +1,6 @@
 //! Creating, listing and revoking keys, and authenticating REST requests with them.
 
+pub mod cache;
 pub mod expiry;
 pub mod limiter;
 pub mod secret;
@@ -12,6 +13,7 @@ use crate::policy::scope_usable;
 use crate::state::AppState;
 use crate::two_factor::model::Compliance;
 use crate::two_factor::server::policy::{StandingRow, STANDING_COLUMNS};
+use cache::{CachedKey, KeyRecord};
 pub use secret::ApiKeySecret;
 use subtle::ConstantTimeEq;
 
@@ -305,41 +307,35 @@ pub async fn authenticate(
         .ok_or(AppError::ApiKeyInvalid)?;
     let key = ApiKeySecret::parse(token)?;
     let hash = key.hash();
-    let found = state
-        .db
-        .read_one(&AUTHENTICATE_SQL, &[hash.as_str().into()])
-        .await?
-        .ok_or(AppError::ApiKeyInvalid)?;
-    struct Row {
-        id: i64,
-        user_id: i64,
-        org_id: i64,
-        key_hash: String,
-        scopes: String,
-        last_used_at: Option<i64>,
-        expires_at: Option<i64>,
-        revoked_at: Option<i64>,
-        role: String,
-        name: String,
-        email: String,
-        disabled_at: Option<i64>,
-        standing: StandingRow,
-    }
-    let row = Row {
-        id: found.i64(0)?,
-        user_id: found.i64(1)?,
-        org_id: found.i64(2)?,
-        key_hash: found.text(3)?,
-        scopes: found.text(4)?,
-        last_used_at: found.opt_i64(5)?,
-        expires_at: found.opt_i64(6)?,
-        revoked_at: found.opt_i64(7)?,
-        role: found.text(8)?,
-        name: found.text(9)?,
-        email: found.text(10)?,
-        disabled_at: found.opt_i64(11)?,
-        standing: StandingRow::from_read(&found, 12)?,
+    let cached = match state.key_cache.get(hash.as_str()) {
+        Some(cached) => cached,
+        None => {
+            let epoch = state.key_cache.epoch();
+            let found = state
+                .db
+                .read_one(&AUTHENTICATE_SQL, &[hash.as_str().into()])
+                .await?
+                .ok_or(AppError::ApiKeyInvalid)?;
+            let record = KeyRecord {
+                id: found.i64(0)?,
+                user_id: found.i64(1)?,
+                org_id: found.i64(2)?,
+                key_hash: found.text(3)?,
+                scopes: found.text(4)?,
+                expires_at: found.opt_i64(6)?,
+                revoked_at: found.opt_i64(7)?,
+                role: found.text(8)?,
+                name: found.text(9)?,
+                email: found.text(10)?,
+                disabled_at: found.opt_i64(11)?,
+                standing: StandingRow::from_read(&found, 12)?,
+            };
+            let cached = std::sync::Arc::new(CachedKey::new(record, found.opt_i64(5)?));
+            state.key_cache.insert(hash.as_str(), cached.clone(), epoch);
+            cached
+        }
     };
+    let row = &cached.record;
     if !bool::from(row.key_hash.as_bytes().ct_eq(hash.as_bytes())) {
         return Err(AppError::ApiKeyInvalid);
     }
@@ -359,8 +355,8 @@ pub async fn authenticate(
         });
     }
     state.api_limiter.check(row.id)?;
-    if row
-        .last_used_at
+    if cached
+        .last_used_at()
         .is_none_or(|t| now - t >= LAST_USED_PRECISION_SECS)
     {
         // Conditional, so concurrent requests (on any replica) write once a minute.
@@ -373,14 +369,17 @@ pub async fn authenticate(
         .bind(now - LAST_USED_PRECISION_SECS)
         .execute(&state.db.pool)
         .await?;
+        cached
+            .last_used_at
+            .store(now, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(KeyActor {
         key_id: row.id,
         scopes: ScopeSet::from_stored(&row.scopes),
         actor: Actor {
             user_id: row.user_id,
-            name: row.name,
-            email: row.email,
+            name: row.name.clone(),
+            email: row.email.clone(),
             org_id: row.org_id,
             role: role_of(&row.role)?,
             ip,

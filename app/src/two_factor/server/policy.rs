@@ -24,7 +24,7 @@ pub struct PolicyInputs {
 
 /// The columns [`PolicyInputs`] come from, for queries that join a membership with its
 /// organization and user.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StandingRow {
     pub require_two_factor: i64,
     pub two_factor_since: Option<i64>,
