@@ -56,6 +56,7 @@ bench_backend() {
 deep_queue() {
   local label=$1 database_url=$2 dir
   dir=$(mktemp -d)
+  BENCH_METRICS_PORT=$((port + 100))
   start_gatehouse "$dir" "$port" "$database_url"
   sign_up_with_key "$dir" "scans:write"
   local seed="INSERT INTO organizations (id, name, created_at, plan) VALUES (800000, 'Deep', 0, 'enterprise');
@@ -84,7 +85,9 @@ INSERT INTO memberships (org_id, user_id, role, created_at, member_name) VALUES 
   out=$(RUST_LOG=warn target/release/gatehouse runner --api-url "$BASE" --api-key "$key" \
     --simulate --runners 64 --min-ms 0 --max-ms 0 --idle-ms 10 --for-secs "${BENCH_SECONDS:-20}" | tail -1)
   printf '%-10s 100,000 queued in 1,000 groups, runners=64   %s\n' "$label" "$out"
+  printf '%-10s   %s\n' "$label" "$(server_latency /api/v1/scans/claim)"
   stop_gatehouse "$dir"
+  unset BENCH_METRICS_PORT
 }
 
 bench_backend sqlite ""

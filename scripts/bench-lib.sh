@@ -9,6 +9,8 @@ start_gatehouse() {
   local dir=$1 port=$2 database_url=${3:-}
   local args=(--data-dir "$dir" --addr "127.0.0.1:$port" --api-rate-limit 0)
   [ -n "$database_url" ] && args+=(--database-url "$database_url")
+  # BENCH_METRICS_PORT: serve /metrics there too (the benchmark reads the server's own timings).
+  [ -n "${BENCH_METRICS_PORT:-}" ] && args+=(--metrics-addr "127.0.0.1:$BENCH_METRICS_PORT")
   RUST_LOG=warn target/release/gatehouse "${args[@]}" >"$dir/server.log" 2>&1 &
   GATEHOUSE_PID=$!
   BASE="http://127.0.0.1:$port"
@@ -61,4 +63,28 @@ timed() {
   done | python3 -c "
 import sys; t = sorted(float(x) * 1000 for x in sys.stdin)
 print(f'p50 {t[len(t)//2]:6.1f} ms   max {t[-1]:6.1f} ms')"
+}
+
+# server_latency ROUTE: from the server's /metrics (BENCH_METRICS_PORT), how many requests of
+# ROUTE (a route template) answered 200, the share within 5 ms, and an upper bound of the p99
+# (the histogram bucket it falls in), as the server measured them: no client or queueing time.
+server_latency() {
+  curl -fs "http://127.0.0.1:$BENCH_METRICS_PORT/metrics" | python3 -c '
+import sys, re
+route = sys.argv[1]
+buckets = {}
+for line in sys.stdin:
+    if not line.startswith("gatehouse_http_request_duration_seconds_bucket"):
+        continue
+    if f"route=\"{route}\"" not in line or "status=\"200\"" not in line:
+        continue
+    le = re.search(r"le=\"([^\"]+)\"", line).group(1)
+    buckets[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+if not buckets:
+    print("no requests of", route); sys.exit(0)
+total = buckets[float("inf")]
+within5 = buckets.get(0.005, 0) / total * 100
+p99 = next(le for le in sorted(buckets) if buckets[le] >= 0.99 * total)
+print(f"server-side: {int(total)} claims, {within5:.1f}% within 5 ms, p99 <= {p99 * 1000:g} ms")
+' "$1"
 }

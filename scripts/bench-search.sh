@@ -43,7 +43,8 @@ bench_backend() {
     seed_sql "generate_series(1, $members) AS i" "lpad(i::text, 7, '0')" \
       | sed "s/\\\$ORG/$ORG_ID/" | psql -q "$database_url" >/dev/null
   fi
-  for term in "0123456:a rare name part (1 match)" "member4242@corp:an email part (11 matches)" \
+  for term in "0123456:a rare name part (1 match)" "member4242@corp:an email part (1 match)" \
+              "member424:an email part (1,111 matches)" \
               "corp17.example:a common email part (about 10,300 matches)" "Pe:two letters (name start; every member)"; do
     local q=${term%%:*} what=${term#*:}
     printf '%-10s %-46s list   %s\n' "$label" "$what" \

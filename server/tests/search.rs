@@ -245,11 +245,15 @@ async fn a_term_of_common_trigrams_finds_exactly_its_matches(app: TestApp) {
             .search_stats
             .current(&app.state.db)
             .expect("stats after a refresh");
-        let part = stats.cheapest_part("member1234@corp");
+        use app::members::search::Lookup;
+        let lookup = stats.lookup("member1234@corp");
         assert!(
-            part.as_deref().is_some_and(|p| p.contains("123")),
-            "the index should get the digits of member1234@corp, not {part:?}"
+            matches!(&lookup, Lookup::Part(p) if p.contains("123")),
+            "the index should get the digits of member1234@corp, not {lookup:?}"
         );
+        // Every member, or one in seven: read in order.
+        assert_eq!(stats.lookup("member"), Lookup::InOrder);
+        assert_eq!(stats.lookup("@corp1.ex"), Lookup::InOrder);
     }
     let key = app.create_key(&owner, org, "members:read", "30").await;
     let expected = |term: &str| -> Vec<String> {

@@ -190,17 +190,16 @@ pub async fn suggestions(
     let mut params: Vec<crate::db::Param> =
         vec![actor.org_id.into(), "".into(), 0.into(), 10.into()];
     params.extend(clauses.values.into_iter().map(Into::into));
-    let rows = state
-        .db
-        .read_pooled(
-            &format!(
-                "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id {}
-                 WHERE m.org_id = $1 AND {} ORDER BY {} LIMIT $4",
-                clauses.join, clauses.condition, clauses.order
-            ),
-            &params,
-        )
-        .await?;
+    let sql = format!(
+        "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id {}
+         WHERE m.org_id = $1 AND {} ORDER BY {} LIMIT $4",
+        clauses.join, clauses.condition, clauses.order
+    );
+    let rows = if clauses.serial {
+        state.db.read_pooled_serial(&sql, &params).await?
+    } else {
+        state.db.read_pooled(&sql, &params).await?
+    };
     rows.iter()
         .map(|r| {
             Ok(GroupMember {

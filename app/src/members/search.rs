@@ -8,7 +8,9 @@
 //! `member…@corp…`) read thousands of index pages to find one row. So on PostgreSQL the index
 //! is given only the part of the term that is cheapest to look up, estimated from trigram
 //! counts in a sample of the table ([`TrigramStats`]), and the whole term filters the rows it
-//! finds: the same rows, in a fraction of the reads.
+//! finds: the same rows, in a fraction of the reads. Only when few members match: when many
+//! do (the sample's rows tell), reading the organization in order stops at the page's end
+//! sooner than the index could find them all, and the query says so.
 
 use crate::db::{escape_like, Backend, Db};
 use std::collections::HashMap;
@@ -52,6 +54,8 @@ pub struct Clauses {
     pub order: &'static str,
     /// Bound as `$5`, `$6`, … (none without a search).
     pub values: Vec<String>,
+    /// Read with [`Db::read_pooled_serial`]: the rows are walked in order to the `LIMIT`.
+    pub serial: bool,
 }
 
 /// The clauses for `term`; `stats` (PostgreSQL) lets the index look up the cheapest part.
@@ -62,6 +66,7 @@ pub fn clauses(backend: Backend, term: Option<&Term>, stats: Option<&TrigramStat
             condition: "(m.member_name, m.user_id) > ($2, $3)",
             order: "m.member_name, m.user_id",
             values: Vec::new(),
+            serial: false,
         },
         (Backend::Sqlite, Some(Term::Anywhere(t))) => Clauses {
             join: "JOIN member_search s ON m.org_id = s.org_id AND m.user_id = s.user_id",
@@ -72,25 +77,42 @@ pub fn clauses(backend: Backend, term: Option<&Term>, stats: Option<&TrigramStat
             order: "s.rowid",
             // A quoted FTS5 phrase: the trigram tokenizer matches it anywhere, in any case.
             values: vec![format!("\"{}\"", t.replace('"', "\"\""))],
+            serial: false,
         },
         (Backend::Postgres, Some(Term::Anywhere(t))) => {
             let term = t.to_lowercase();
             let whole = format!("%{}%", escape_like(&term));
-            match stats.and_then(|s| s.cheapest_part(&term)) {
+            match stats.map(|s| s.lookup(&term)) {
                 // The index looks up the part; the whole term, written so that the index
                 // cannot take it, filters what it finds.
-                Some(part) => Clauses {
+                Some(Lookup::Part(part)) => Clauses {
                     join: "",
                     condition: "m.search_text LIKE $5 ESCAPE '\\'
                         AND (m.search_text || '') LIKE $6 ESCAPE '\\' AND m.user_id > $3",
                     order: "m.user_id",
                     values: vec![format!("%{}%", escape_like(&part)), whole],
+                    serial: false,
                 },
-                None => Clauses {
+                // Many members match: walk the organization in order and stop at the page's
+                // end. PostgreSQL's own estimate (from a 100-row histogram) cannot be trusted
+                // with that: a term one member in a hundred has often matches none of it, and
+                // then it looks up every match through the index first (110 ms at 1,000,000
+                // members instead of 2). So the index is hidden from it, and so are parallel
+                // workers, which it would start to scan for a filter it thinks rare.
+                Some(Lookup::InOrder) => Clauses {
+                    join: "",
+                    condition: "(m.search_text || '') LIKE $5 ESCAPE '\\' AND m.user_id > $3",
+                    order: "m.user_id",
+                    values: vec![whole],
+                    serial: true,
+                },
+                // The whole term is as cheap to look up as any part (or no sample yet).
+                Some(Lookup::Whole) | None => Clauses {
                     join: "",
                     condition: "m.search_text LIKE $5 ESCAPE '\\' AND m.user_id > $3",
                     order: "m.user_id",
                     values: vec![whole],
+                    serial: false,
                 },
             }
         }
@@ -101,6 +123,7 @@ pub fn clauses(backend: Backend, term: Option<&Term>, stats: Option<&TrigramStat
                 AND (m.member_name COLLATE NOCASE, m.user_id) > ($2, $3)",
             order: "m.member_name COLLATE NOCASE, m.user_id",
             values: vec![format!("{}%", escape_like(t))],
+            serial: false,
         },
         (Backend::Postgres, Some(Term::NameStart(t))) => Clauses {
             join: "",
@@ -109,30 +132,75 @@ pub fn clauses(backend: Backend, term: Option<&Term>, stats: Option<&TrigramStat
                 AND (lower(m.member_name) COLLATE \"C\", m.user_id) > (lower($2) COLLATE \"C\", $3)",
             order: "lower(m.member_name) COLLATE \"C\", m.user_id",
             values: vec![format!("{}%", escape_like(&t.to_lowercase()))],
+            serial: false,
         },
     }
 }
 
-/// How many rows of a sample of `memberships` have each trigram (as pg_trgm makes them:
-/// lower case, words of letters and digits, padded with two spaces before and one after).
+/// How PostgreSQL should find a search's matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A large share of the members match: walk them in order until the page is full
+    /// (the index would find every match before the first could be returned).
+    InOrder,
+    /// Few match: the trigram index looks up this part of the term.
+    Part(String),
+    /// Few match, and the whole term is as cheap to look up as any part.
+    Whole,
+}
+
+/// A sample of `memberships`: how many rows have each trigram (as pg_trgm makes them:
+/// lower case, words of letters and digits, padded with two spaces before and one after),
+/// and some rows' search text, to tell how many members a term matches.
 #[derive(Debug, Default)]
 pub struct TrigramStats {
     sampled: f64,
     counts: HashMap<String, f64>,
+    texts: Vec<String>,
+    table_rows: f64,
 }
 
 /// A sample smaller than this says too little, and a table that small is fast anyway.
 const MIN_SAMPLE: f64 = 500.0;
-/// About how many rows the sample reads.
+/// About how many rows the trigram counts come from.
 const SAMPLE_ROWS: f64 = 20_000.0;
+/// How many rows' text is kept to estimate a term's share of matches.
+const SAMPLE_TEXTS: f64 = 5_000.0;
 /// A row fetched and checked costs about this many index entries read.
 const ROW_COST: f64 = 10.0;
+/// The page size the choice between reading in order and the index is made for.
+const PAGE: f64 = 50.0;
 
 impl TrigramStats {
-    pub fn new(sampled: usize, counts: impl IntoIterator<Item = (String, i64)>) -> Self {
+    pub fn new(
+        sampled: usize,
+        counts: impl IntoIterator<Item = (String, i64)>,
+        texts: Vec<String>,
+        table_rows: f64,
+    ) -> Self {
         Self {
             sampled: sampled as f64,
             counts: counts.into_iter().map(|(t, n)| (t, n as f64)).collect(),
+            texts,
+            table_rows,
+        }
+    }
+
+    /// How to find the matches of `term` (lower case). Reading in order stops after about
+    /// `PAGE / share` rows; the index reads every match (`share * table_rows`) before sorting
+    /// them: past the share where the two meet, reading in order is cheaper.
+    pub fn lookup(&self, term: &str) -> Lookup {
+        if self.sampled < MIN_SAMPLE || self.texts.len() < MIN_SAMPLE as usize {
+            return Lookup::Whole;
+        }
+        let matching = self.texts.iter().filter(|t| t.contains(term)).count();
+        let share = matching as f64 / self.texts.len() as f64;
+        if share * share * self.table_rows > PAGE {
+            return Lookup::InOrder;
+        }
+        match self.cheapest_part(term) {
+            Some(part) => Lookup::Part(part),
+            None => Lookup::Whole,
         }
     }
 
@@ -251,30 +319,43 @@ impl SearchStats {
     }
 }
 
-/// Counts the trigrams of about [`SAMPLE_ROWS`] memberships (a page sample: cheap at any size).
+/// Counts the trigrams of about [`SAMPLE_ROWS`] memberships and keeps the text of about
+/// [`SAMPLE_TEXTS`] (page samples: cheap at any size).
 async fn sample(db: &Db) -> Result<TrigramStats, sqlx::Error> {
-    let (estimate,): (f64,) = sqlx::query_as(
+    let (table_rows,): (f64,) = sqlx::query_as(
         "SELECT GREATEST(reltuples, 0)::float8 FROM pg_class WHERE oid = 'memberships'::regclass",
     )
     .fetch_one(&db.pool)
     .await?;
-    let percent = if estimate > 0.0 {
-        (SAMPLE_ROWS * 100.0 / estimate).clamp(0.01, 100.0)
-    } else {
-        100.0
+    let percent = |rows: f64| {
+        if table_rows > 0.0 {
+            (rows * 100.0 / table_rows).clamp(0.01, 100.0)
+        } else {
+            100.0
+        }
     };
-    // The percentage is a number this code computed, not input.
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
-        "WITH s AS (SELECT search_text FROM memberships TABLESAMPLE SYSTEM ({percent:.4}))
+    // The percentages are numbers this code computed, not input.
+    let counts: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
+        "WITH s AS (SELECT search_text FROM memberships TABLESAMPLE SYSTEM ({:.4}))
          SELECT t, COUNT(*), (SELECT COUNT(*) FROM s)
-         FROM s, unnest(show_trgm(s.search_text)) AS t GROUP BY t"
+         FROM s, unnest(show_trgm(s.search_text)) AS t GROUP BY t",
+        percent(SAMPLE_ROWS)
     ))
     .fetch_all(&db.pool)
     .await?;
-    let sampled = rows.first().map(|r| r.2).unwrap_or(0);
+    let texts: Vec<(String,)> = sqlx::query_as(&format!(
+        "SELECT search_text FROM memberships TABLESAMPLE SYSTEM ({:.4}) LIMIT {}",
+        percent(SAMPLE_TEXTS),
+        SAMPLE_TEXTS as i64
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    let sampled = counts.first().map(|r| r.2).unwrap_or(0);
     Ok(TrigramStats::new(
         sampled.max(0) as usize,
-        rows.into_iter().map(|(t, n, _)| (t, n)),
+        counts.into_iter().map(|(t, n, _)| (t, n)),
+        texts.into_iter().map(|(t,)| t).collect(),
+        table_rows.max(sampled as f64),
     ))
 }
 
@@ -325,17 +406,30 @@ mod tests {
             ("242".to_string(), 40),
             ("42 ".to_string(), 1_000),
         ]);
-        let stats = TrigramStats::new(10_000, counts);
+        // 1,000,000 members; the kept texts: every email `member…@corp…`, one row in 100 of
+        // `corp17`.
+        let texts: Vec<String> = (0..1000)
+            .map(|i| {
+                format!(
+                    "person {i} member{i}@corp{}.example",
+                    if i % 100 == 0 { 17 } else { 3 }
+                )
+            })
+            .collect();
+        let stats = TrigramStats::new(10_000, counts, texts, 1_000_000.0);
         let part = stats.cheapest_part("member4242@corp").expect("a part");
         assert!(part.contains("4242"), "{part}");
         assert!(!part.contains("mem") && !part.contains("cor"), "{part}");
         // Rare everywhere: the whole term is as cheap as any part.
         assert_eq!(stats.cheapest_part("zqxj"), None);
         // A small table: no sampling decision at all.
-        assert_eq!(
-            TrigramStats::new(100, []).cheapest_part("member4242@corp"),
-            None
-        );
+        let small = TrigramStats::new(100, [], Vec::new(), 100.0);
+        assert_eq!(small.cheapest_part("member4242@corp"), None);
+        assert_eq!(small.lookup("member4242@corp"), Lookup::Whole);
+        // Few matches: the index, with the rare part. Many: in order.
+        assert!(matches!(stats.lookup("member4242@corp"), Lookup::Part(p) if p.contains("4242")));
+        assert_eq!(stats.lookup("corp17.example"), Lookup::InOrder);
+        assert_eq!(stats.lookup("member"), Lookup::InOrder);
         let c = clauses(
             Backend::Postgres,
             Some(&Term::Anywhere("Member4242@corp".into())),

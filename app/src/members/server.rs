@@ -42,7 +42,11 @@ pub async fn page(
     } else {
         // A search may match many: through the pool, off the request's thread.
         params.extend(clauses.values.into_iter().map(Into::into));
-        state.db.read_pooled(&sql, &params).await?
+        if clauses.serial {
+            state.db.read_pooled_serial(&sql, &params).await?
+        } else {
+            state.db.read_pooled(&sql, &params).await?
+        }
     };
     let rows = rows
         .iter()
