@@ -282,7 +282,9 @@ mod tests {
         for rows in [
             db.read(sql, &params).await.expect("read"),
             db.read_pooled(sql, &params).await.expect("pooled read"),
-            db.read_pooled_serial(sql, &params).await.expect("serial read"),
+            db.read_pooled_serial(sql, &params)
+                .await
+                .expect("serial read"),
         ] {
             let row = &rows[0];
             assert_eq!(row.opt_i64(0).expect("column 0"), None);
