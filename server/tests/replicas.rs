@@ -54,26 +54,37 @@ fn assert_cached(app: &TestApp) {
     }
 }
 
+/// An Owner's organization with an Admin who holds a key: (owner, org, admin, admin's id, key).
+async fn admin_with_key(app: &TestApp) -> (reqwest::Client, i64, reqwest::Client, i64, String) {
+    let (owner, org) = app.new_org("owner@example.com", "Acme").await;
+    let (member, member_id) = app
+        .add_member(&owner, org, "admin@example.com", "admin")
+        .await;
+    let key = app
+        .create_key(&member, org, "org:read members:read", "30")
+        .await;
+    (owner, org, member, member_id, key)
+}
+
+/// `GET /api/v1/me` on `app` answers the Admin, and (on PostgreSQL) from `app`'s cache.
+async fn me_is_cached_admin(app: &TestApp, key: &str) {
+    let me = app
+        .api("GET", "/api/v1/me", Some(key), None)
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(me["role"], "admin", "{me}");
+    assert_cached(app);
+}
+
 async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
     let b = replica_of(&a).await;
     if a.backend == Backend::Postgres {
         cache_live(&a, true).await;
         cache_live(&b, true).await;
     }
-    let (owner, org) = a.new_org("owner@example.com", "Acme").await;
-    let (member, member_id) = a
-        .add_member(&owner, org, "admin@example.com", "admin")
-        .await;
-    let key = a
-        .create_key(&member, org, "org:read members:read", "30")
-        .await;
-    let me = b
-        .api("GET", "/api/v1/me", Some(&key), None)
-        .await
-        .expect_status(200)
-        .json();
-    assert_eq!(me["role"], "admin", "{me}");
-    assert_cached(&b);
+    let (owner, org, member, member_id, key) = admin_with_key(&a).await;
+    me_is_cached_admin(&b, &key).await;
 
     // Demoted on A: B answers with the new role.
     let (org_s, member_s) = (org.to_string(), member_id.to_string());
@@ -150,20 +161,8 @@ async fn a_change_made_outside_gatehouse_reaches_the_cache(a: TestApp) {
     if a.backend == Backend::Postgres {
         cache_live(&a, true).await;
     }
-    let (owner, org) = a.new_org("owner@example.com", "Acme").await;
-    let (member, member_id) = a
-        .add_member(&owner, org, "admin@example.com", "admin")
-        .await;
-    let key = a
-        .create_key(&member, org, "org:read members:read", "30")
-        .await;
-    let me = a
-        .api("GET", "/api/v1/me", Some(&key), None)
-        .await
-        .expect_status(200)
-        .json();
-    assert_eq!(me["role"], "admin", "{me}");
-    assert_cached(&a);
+    let (_owner, org, _member, member_id, key) = admin_with_key(&a).await;
+    me_is_cached_admin(&a, &key).await;
 
     let steps: [(&str, &str, Option<&str>); 4] = [
         (
@@ -228,25 +227,14 @@ async fn a_change_made_outside_gatehouse_reaches_the_cache(a: TestApp) {
 /// cannot know what changed), and it uses the cache again once it listens again.
 async fn the_cache_is_off_while_its_listener_is_down(a: TestApp) {
     let b = replica_of(&a).await;
-    let (owner, org) = a.new_org("owner@example.com", "Acme").await;
-    let (member, _) = a
-        .add_member(&owner, org, "admin@example.com", "admin")
-        .await;
-    let key = a
-        .create_key(&member, org, "org:read members:read", "30")
-        .await;
+    let (_owner, _org, member, _, key) = admin_with_key(&a).await;
+    if b.backend == Backend::Postgres {
+        cache_live(&b, true).await;
+    }
+    me_is_cached_admin(&b, &key).await;
     if b.backend == Backend::Sqlite {
-        b.api("GET", "/api/v1/me", Some(&key), None)
-            .await
-            .expect_status(200);
-        assert_cached(&b);
         return;
     }
-    cache_live(&b, true).await;
-    b.api("GET", "/api/v1/me", Some(&key), None)
-        .await
-        .expect_status(200);
-    assert_cached(&b);
 
     // PostgreSQL ends the listening connections of this database (A's and B's).
     let ended = a

@@ -10,9 +10,12 @@
 //!   organization, whatever code path makes the change. PostgreSQL delivers it at commit,
 //!   to every process at once; each process forgets the rows it names.
 //! - A request that changes something (any method but GET, HEAD and OPTIONS) does not answer
-//!   before this process's listener has received a notification it sent after the change
-//!   ([`KeyCache::settle`]): notifications arrive in commit order, so the change has been
-//!   applied here, and PostgreSQL has already handed it to every other process.
+//!   before this process's listener has received a ping it sent after the change, and every
+//!   other replica has answered that ping ([`KeyCache::settle`]). Notifications arrive in
+//!   commit order and a replica answers a ping only after applying what came before it, so by
+//!   then the change holds on every replica. Replicas know each other from these pings and
+//!   their heartbeats; one that does not answer within [`SETTLE_TIMEOUT`] is not waited for
+//!   again until it is heard from.
 //! - Rows read while a notification is being applied are not kept ([`KeyCache::insert`]
 //!   compares an epoch), so a read that raced a change cannot outlive it.
 //! - The cache is used only while the listening connection is up. When it drops, everything
@@ -26,9 +29,10 @@
 
 use crate::db::{Backend, Db};
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +45,26 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Past this many keys the cache starts over (about 1 KB each).
 const CAPACITY: usize = 50_000;
+/// A replica not heard from for this long (three heartbeats) is no longer waited for.
+const PEER_TTL: Duration = Duration::from_secs(15);
+
+/// A `settle` in progress: it ends when this process has heard its own ping and every other
+/// replica has answered it.
+struct Waiter {
+    heard: bool,
+    unanswered: HashSet<u64>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Waiter {
+    fn finish_if_done(&mut self) {
+        if self.heard && self.unanswered.is_empty() {
+            if let Some(done) = self.done.take() {
+                let _ = done.send(());
+            }
+        }
+    }
+}
 
 /// A key's row as the check reads it.
 #[derive(Debug, Clone)]
@@ -88,8 +112,10 @@ pub struct KeyCache {
     /// Moves whenever rows are forgotten; a row read before a move is not kept.
     epoch: AtomicU64,
     entries: RwLock<HashMap<String, Arc<CachedKey>>>,
-    waiters: Mutex<HashMap<u64, oneshot::Sender<()>>>,
+    waiters: Mutex<HashMap<u64, Waiter>>,
     next_ping: AtomicU64,
+    /// The other replicas on this database, by instance, and when each was last heard from.
+    peers: Mutex<HashMap<u64, Instant>>,
     /// Asks the listener to drop its connection and connect again.
     reconnect: Notify,
 }
@@ -113,6 +139,7 @@ impl KeyCache {
             entries: RwLock::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             next_ping: AtomicU64::new(0),
+            peers: Mutex::new(HashMap::new()),
             reconnect: Notify::new(),
         }
     }
@@ -187,21 +214,75 @@ impl KeyCache {
         }
     }
 
-    fn received(&self, payload: &str) {
-        if let Some(ping) = payload.strip_prefix("s:") {
-            let ours = ping
-                .split_once(':')
-                .filter(|(instance, _)| *instance == self.instance.to_string())
-                .and_then(|(_, n)| n.parse::<u64>().ok());
-            if let Some(n) = ours {
-                let waiter = self.waiters.lock().ok().and_then(|mut w| w.remove(&n));
-                if let Some(waiter) = waiter {
-                    let _ = waiter.send(());
+    /// Applies a notification. Pings (`s:<from>:<n>`) of other replicas are answered
+    /// (`a:<to>:<n>:<from>`) once everything before them has been applied; the returned
+    /// payload is that answer, for the caller to send.
+    fn received(&self, payload: &str) -> Option<String> {
+        let mut parts = payload.split(':');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("s"), Some(from), Some(n), None) => {
+                let (from, n) = (from.parse::<u64>().ok()?, n.parse::<u64>().ok()?);
+                if from == self.instance {
+                    self.with_waiter(n, |w| w.heard = true);
+                    None
+                } else {
+                    self.heard_from(from);
+                    Some(format!("a:{from}:{n}:{}", self.instance))
                 }
             }
-        } else {
-            self.forget(payload);
+            (Some("a"), Some(to), Some(n), Some(from)) => {
+                let (to, n, from) = (
+                    to.parse::<u64>().ok()?,
+                    n.parse::<u64>().ok()?,
+                    from.parse::<u64>().ok()?,
+                );
+                self.heard_from(from);
+                if to == self.instance {
+                    self.with_waiter(n, |w| {
+                        w.unanswered.remove(&from);
+                    });
+                }
+                None
+            }
+            (Some("bye"), Some(from), None, None) => {
+                if let (Ok(from), Ok(mut peers)) = (from.parse::<u64>(), self.peers.lock()) {
+                    peers.remove(&from);
+                }
+                None
+            }
+            _ => {
+                self.forget(payload);
+                None
+            }
         }
+    }
+
+    fn heard_from(&self, instance: u64) {
+        // Its own answers to others come back to this process too.
+        if instance == self.instance {
+            return;
+        }
+        if let Ok(mut peers) = self.peers.lock() {
+            peers.insert(instance, Instant::now());
+        }
+    }
+
+    fn with_waiter(&self, n: u64, change: impl FnOnce(&mut Waiter)) {
+        if let Ok(mut waiters) = self.waiters.lock() {
+            if let Some(waiter) = waiters.get_mut(&n) {
+                change(waiter);
+                waiter.finish_if_done();
+            }
+        }
+    }
+
+    async fn notify(db: &Db, payload: String) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&db.pool)
+            .await
+            .map(|_| ())
     }
 
     /// Returns once this process has applied every change committed before the call: sends a
@@ -214,25 +295,47 @@ impl KeyCache {
         }
         let n = self.next_ping.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
+        let peers: HashSet<u64> = self
+            .peers
+            .lock()
+            .map(|mut peers| {
+                peers.retain(|_, seen| seen.elapsed() < PEER_TTL);
+                peers.keys().copied().collect()
+            })
+            .unwrap_or_default();
         if let Ok(mut waiters) = self.waiters.lock() {
-            waiters.insert(n, tx);
+            waiters.insert(
+                n,
+                Waiter {
+                    heard: false,
+                    unanswered: peers,
+                    done: Some(tx),
+                },
+            );
         }
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(format!("s:{}:{n}", self.instance))
-            .execute(&db.pool)
-            .await;
+        let sent = Self::notify(db, format!("s:{}:{n}", self.instance)).await;
         let arrived = match sent {
-            Ok(_) => matches!(tokio::time::timeout(SETTLE_TIMEOUT, rx).await, Ok(Ok(()))),
+            Ok(()) => matches!(tokio::time::timeout(SETTLE_TIMEOUT, rx).await, Ok(Ok(()))),
             Err(err) => {
                 tracing::warn!(error = %err, "could not send the key cache's ping");
                 false
             }
         };
-        if let Ok(mut waiters) = self.waiters.lock() {
-            waiters.remove(&n);
+        let waiter = self.waiters.lock().ok().and_then(|mut w| w.remove(&n));
+        if arrived {
+            return;
         }
-        if !arrived && self.is_live() {
+        let (heard, silent) = waiter
+            .map(|w| (w.heard, w.unanswered))
+            .unwrap_or((false, HashSet::new()));
+        if !silent.is_empty() {
+            // Not waited for again until heard from (its heartbeat, within 5 s).
+            tracing::warn!(replicas = ?silent, "replicas did not answer the key cache's ping in time");
+            if let Ok(mut peers) = self.peers.lock() {
+                peers.retain(|instance, _| !silent.contains(instance));
+            }
+        }
+        if !heard && self.is_live() {
             tracing::warn!("the key cache's listener did not hear its own ping; reconnecting");
             self.set_live(false);
             self.reconnect.notify_one();
@@ -260,13 +363,15 @@ pub async fn run_listener(cache: Arc<KeyCache>, db: Db, url: String, stop: Cance
     let listen = async {
         let mut backoff = Duration::from_millis(100);
         while !stop.is_cancelled() {
-            match listen_once(&cache, &url, &stop).await {
+            match listen_once(&cache, &db, &url, &stop).await {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(err) => {
                     tracing::warn!(error = %err, "the key cache's listener failed; API keys are read from the database until it is back");
                 }
             }
             cache.set_live(false);
+            // Others stop waiting for this replica's answers until it listens again.
+            let _ = KeyCache::notify(&db, format!("bye:{}", cache.instance)).await;
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(backoff) => {}
@@ -281,7 +386,8 @@ pub async fn run_listener(cache: Arc<KeyCache>, db: Db, url: String, stop: Cance
 /// One connection's life: listen, turn the cache on, apply notifications until the
 /// connection ends (or is asked to end).
 async fn listen_once(
-    cache: &KeyCache,
+    cache: &Arc<KeyCache>,
+    db: &Db,
     url: &str,
     stop: &CancellationToken,
 ) -> Result<(), sqlx::Error> {
@@ -295,12 +401,27 @@ async fn listen_once(
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(CHANNEL).await?;
     cache.set_live(true);
+    // Other replicas learn of this one now rather than at its first heartbeat.
+    tokio::spawn({
+        let (cache, db) = (cache.clone(), db.clone());
+        async move { cache.settle(&db).await }
+    });
     loop {
         tokio::select! {
             () = stop.cancelled() => return Ok(()),
             () = cache.reconnect.notified() => return Ok(()),
             received = listener.try_recv() => match received? {
-                Some(notification) => cache.received(notification.payload()),
+                Some(notification) => {
+                    if let Some(answer) = cache.received(notification.payload()) {
+                        // Sent from a task of its own: the listener keeps reading meanwhile.
+                        let db = db.clone();
+                        tokio::spawn(async move {
+                            if let Err(err) = KeyCache::notify(&db, answer).await {
+                                tracing::warn!(error = %err, "could not answer another replica's ping");
+                            }
+                        });
+                    }
+                }
                 // The connection was lost: notifications may have been missed.
                 None => return Ok(()),
             },
@@ -326,4 +447,97 @@ pub async fn settle_after_change(
         state.key_cache.settle(&state.db).await;
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(cache: &KeyCache, n: u64, peers: &[u64]) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        cache.waiters.lock().expect("lock").insert(
+            n,
+            Waiter {
+                heard: false,
+                unanswered: peers.iter().copied().collect(),
+                done: Some(tx),
+            },
+        );
+        rx
+    }
+
+    #[test]
+    fn a_settle_ends_when_its_own_ping_is_heard_and_every_replica_answered() {
+        let cache = KeyCache::new(Backend::Postgres);
+        let me = cache.instance;
+        let mut rx = waiting(&cache, 7, &[42]);
+        // Another replica's ping is answered, and that replica is known from then on.
+        assert_eq!(cache.received("s:42:3"), Some(format!("a:42:3:{me}")));
+        assert!(cache.peers.lock().expect("lock").contains_key(&42));
+        // This process's own answer, coming back, does not make it its own peer.
+        assert_eq!(cache.received(&format!("a:42:3:{me}")), None);
+        assert!(!cache.peers.lock().expect("lock").contains_key(&me));
+        // Own ping heard, 42 not answered yet: still waiting.
+        assert_eq!(cache.received(&format!("s:{me}:7")), None);
+        assert!(rx.try_recv().is_err());
+        // 42's answer to someone else's ping does not count.
+        cache.received("a:99:7:42");
+        assert!(rx.try_recv().is_err());
+        cache.received(&format!("a:{me}:7:42"));
+        assert!(rx.try_recv().is_ok());
+        // A replica that leaves is not waited for.
+        cache.received("bye:42");
+        assert!(cache.peers.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn notifications_forget_the_keys_they_name_and_stop_stale_inserts() {
+        let cache = KeyCache::new(Backend::Postgres);
+        cache.live.store(true, Ordering::SeqCst);
+        let key = |id: i64, user_id: i64, org_id: i64| {
+            Arc::new(CachedKey::new(
+                KeyRecord {
+                    id,
+                    user_id,
+                    org_id,
+                    key_hash: format!("h{id}"),
+                    scopes: String::new(),
+                    expires_at: None,
+                    revoked_at: None,
+                    role: "user".into(),
+                    name: String::new(),
+                    email: String::new(),
+                    disabled_at: None,
+                    standing: crate::two_factor::server::policy::StandingRow {
+                        require_two_factor: 0,
+                        two_factor_since: None,
+                        two_factor_deadline: None,
+                        member_since: 0,
+                        two_factor_at: None,
+                        passkey_at: None,
+                    },
+                },
+                None,
+            ))
+        };
+        for (id, user, org) in [(1, 10, 100), (2, 10, 200), (3, 11, 100), (4, 12, 300)] {
+            cache.insert(&format!("h{id}"), key(id, user, org), cache.epoch());
+        }
+        assert_eq!(cache.len(), 4);
+        cache.received("k:4");
+        assert!(cache.get("h4").is_none());
+        cache.received("u:10");
+        assert!(cache.get("h1").is_none() && cache.get("h2").is_none());
+        cache.received("o:100");
+        assert!(cache.is_empty());
+        // A row read before a notification is not kept after it.
+        let read_at = cache.epoch();
+        cache.received("u:99");
+        cache.insert("h5", key(5, 13, 100), read_at);
+        assert!(cache.get("h5").is_none());
+        // Nothing is kept or served while the listener is down.
+        cache.set_live(false);
+        cache.insert("h6", key(6, 13, 100), cache.epoch());
+        assert!(cache.get("h6").is_none());
+    }
 }
