@@ -51,8 +51,10 @@ bench_backend() {
   stop_gatehouse "$dir"
 }
 
-# The deep queue: 100,000 queued scans spread over 1,000 groups (limit 2 each), 64 runners for
-# BENCH_SECONDS (20): how long a claim takes, and claims per second across groups.
+# The deep queue: 100,000 queued scans spread over 1,000 groups (limit 2 each), 64 runners
+# (BENCH_DEEP_RUNNERS) for BENCH_SECONDS (20): how long a claim takes, and claims per second
+# across groups. BENCH_ONLY_DEEP=1 runs only this part.
+deep_runners=${BENCH_DEEP_RUNNERS:-64}
 deep_queue() {
   local label=$1 database_url=$2 dir
   dir=$(mktemp -d)
@@ -83,14 +85,16 @@ INSERT INTO memberships (org_id, user_id, role, created_at, member_name) VALUES 
   fi
   local out
   out=$(RUST_LOG=warn target/release/gatehouse runner --api-url "$BASE" --api-key "$key" \
-    --simulate --runners 64 --min-ms 0 --max-ms 0 --idle-ms 10 --for-secs "${BENCH_SECONDS:-20}" | tail -1)
-  printf '%-10s 100,000 queued in 1,000 groups, runners=64   %s\n' "$label" "$out"
+    --simulate --runners "$deep_runners" --min-ms 0 --max-ms 0 --idle-ms 10 --for-secs "${BENCH_SECONDS:-20}" | tail -1)
+  printf '%-10s 100,000 queued in 1,000 groups, runners=%-3s  %s\n' "$label" "$deep_runners" "$out"
   printf '%-10s   %s\n' "$label" "$(server_latency /api/v1/scans/claim)"
   stop_gatehouse "$dir"
   unset BENCH_METRICS_PORT
 }
 
-bench_backend sqlite ""
-on_postgres postgres bench_backend
+if [ -z "${BENCH_ONLY_DEEP:-}" ]; then
+  bench_backend sqlite ""
+  on_postgres postgres bench_backend
+fi
 deep_queue sqlite ""
 on_postgres postgres deep_queue
