@@ -77,6 +77,25 @@ async fn me_is_cached_admin(app: &TestApp, key: &str) {
     assert_cached(app);
 }
 
+/// The member revokes their key on A; B refuses it on its next request.
+async fn revoke_on_a_refused_on_b(a: &TestApp, b: &TestApp, member: &reqwest::Client, key: &str) {
+    let keys = a
+        .call(member, "api_keys/view", &[])
+        .await
+        .expect_status(200)
+        .json();
+    let key_id = keys["keys"][0]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no key in {keys}"))
+        .to_string();
+    a.call(member, "api_keys/revoke", &[("key_id", &key_id)])
+        .await
+        .expect_status(200);
+    b.api("GET", "/api/v1/me", Some(key), None)
+        .await
+        .expect_error(401, "api_key_revoked", None);
+}
+
 async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
     let b = replica_of(&a).await;
     if a.backend == Backend::Postgres {
@@ -104,21 +123,7 @@ async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
     assert_cached(&b);
 
     // Revoked on A: refused on B.
-    let keys = a
-        .call(&member, "api_keys/view", &[])
-        .await
-        .expect_status(200)
-        .json();
-    let key_id = keys["keys"][0]["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no key in {keys}"))
-        .to_string();
-    a.call(&member, "api_keys/revoke", &[("key_id", &key_id)])
-        .await
-        .expect_status(200);
-    b.api("GET", "/api/v1/me", Some(&key), None)
-        .await
-        .expect_error(401, "api_key_revoked", None);
+    revoke_on_a_refused_on_b(&a, &b, &member, &key).await;
 
     // A session signed out on A is signed out on B; a removed member is refused on B.
     let cookie = a
@@ -256,21 +261,7 @@ async fn the_cache_is_off_while_its_listener_is_down(a: TestApp) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    let keys = a
-        .call(&member, "api_keys/view", &[])
-        .await
-        .expect_status(200)
-        .json();
-    let key_id = keys["keys"][0]["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no key in {keys}"))
-        .to_string();
-    a.call(&member, "api_keys/revoke", &[("key_id", &key_id)])
-        .await
-        .expect_status(200);
-    b.api("GET", "/api/v1/me", Some(&key), None)
-        .await
-        .expect_error(401, "api_key_revoked", None);
+    revoke_on_a_refused_on_b(&a, &b, &member, &key).await;
 
     // Listening again, B caches again.
     cache_live(&b, true).await;
