@@ -196,14 +196,7 @@ impl Db {
     /// A read through the pool, off the request's thread, on both databases: for reads that
     /// may take long (a search that sorts many matches).
     pub async fn read_pooled(&self, sql: &str, params: &[Param]) -> Result<Vec<ReadRow>, AppError> {
-        let mut query = sqlx::query(sql);
-        for p in params {
-            query = match p {
-                Param::Int(v) => query.bind(*v),
-                Param::Text(v) => query.bind(v.clone()),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = bound(sql, params).fetch_all(&self.pool).await?;
         convert_rows(&rows)
     }
 
@@ -223,14 +216,7 @@ impl Db {
         sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0")
             .execute(&mut *tx)
             .await?;
-        let mut query = sqlx::query(sql);
-        for p in params {
-            query = match p {
-                Param::Int(v) => query.bind(*v),
-                Param::Text(v) => query.bind(v.clone()),
-            };
-        }
-        let rows = query.fetch_all(&mut *tx).await?;
+        let rows = bound(sql, params).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         convert_rows(&rows)
     }
@@ -239,6 +225,17 @@ impl Db {
     pub async fn read_one(&self, sql: &str, params: &[Param]) -> Result<Option<ReadRow>, AppError> {
         Ok(self.read(sql, params).await?.into_iter().next())
     }
+}
+
+/// `sql` with `params` bound in order, for the pool.
+fn bound<'q>(
+    sql: &'q str,
+    params: &[Param],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    params.iter().fold(sqlx::query(sql), |query, p| match p {
+        Param::Int(v) => query.bind(*v),
+        Param::Text(v) => query.bind(v.clone()),
+    })
 }
 
 fn convert_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<ReadRow>, AppError> {

@@ -187,19 +187,13 @@ pub async fn suggestions(
     };
     let stats = state.search_stats.current(&state.db);
     let clauses = crate::members::search::clauses(state.db.backend, Some(&term), stats.as_deref());
-    let mut params: Vec<crate::db::Param> =
-        vec![actor.org_id.into(), "".into(), 0.into(), 10.into()];
-    params.extend(clauses.values.into_iter().map(Into::into));
+    let params: Vec<crate::db::Param> = vec![actor.org_id.into(), "".into(), 0.into(), 10.into()];
     let sql = format!(
         "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id {}
          WHERE m.org_id = $1 AND {} ORDER BY {} LIMIT $4",
         clauses.join, clauses.condition, clauses.order
     );
-    let rows = if clauses.serial {
-        state.db.read_pooled_serial(&sql, &params).await?
-    } else {
-        state.db.read_pooled(&sql, &params).await?
-    };
+    let rows = clauses.read(&state.db, &sql, params).await?;
     rows.iter()
         .map(|r| {
             Ok(GroupMember {

@@ -12,7 +12,8 @@
 //! do (the sample's rows tell), reading the organization in order stops at the page's end
 //! sooner than the index could find them all, and the query says so.
 
-use crate::db::{escape_like, Backend, Db};
+use crate::db::{escape_like, Backend, Db, Param, ReadRow};
+use crate::error::AppError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -56,6 +57,28 @@ pub struct Clauses {
     pub values: Vec<String>,
     /// Read with [`Db::read_pooled_serial`]: the rows are walked in order to the `LIMIT`.
     pub serial: bool,
+}
+
+impl Clauses {
+    /// Runs `sql` (built from these clauses) with `params` (`$1`–`$4`) and the search's values.
+    /// A page of the plain list is an index range, read on this thread; a search may match
+    /// many, so it goes through the pool, off the request's thread.
+    pub async fn read(
+        self,
+        db: &Db,
+        sql: &str,
+        mut params: Vec<Param>,
+    ) -> Result<Vec<ReadRow>, AppError> {
+        if self.values.is_empty() {
+            return db.read(sql, &params).await;
+        }
+        params.extend(self.values.into_iter().map(Param::from));
+        if self.serial {
+            db.read_pooled_serial(sql, &params).await
+        } else {
+            db.read_pooled(sql, &params).await
+        }
+    }
 }
 
 /// The clauses for `term`; `stats` (PostgreSQL) lets the index look up the cheapest part.

@@ -30,24 +30,13 @@ pub async fn page(
          ORDER BY {} LIMIT $4",
         clauses.join, clauses.condition, clauses.order
     );
-    let mut params: Vec<crate::db::Param> = vec![
+    let params: Vec<crate::db::Param> = vec![
         actor.org_id.into(),
         after_name.into(),
         after_id.into(),
         (limit + 1).into(),
     ];
-    let rows = if clauses.values.is_empty() {
-        // A page of the list is an index range: read on this thread.
-        state.db.read(&sql, &params).await?
-    } else {
-        // A search may match many: through the pool, off the request's thread.
-        params.extend(clauses.values.into_iter().map(Into::into));
-        if clauses.serial {
-            state.db.read_pooled_serial(&sql, &params).await?
-        } else {
-            state.db.read_pooled(&sql, &params).await?
-        }
-    };
+    let rows = clauses.read(&state.db, &sql, params).await?;
     let rows = rows
         .iter()
         .map(|r| {
