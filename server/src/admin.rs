@@ -138,8 +138,36 @@ fn user_line(u: &UserSummary) -> String {
 pub async fn run(config: &Config, command: &AdminCommand) -> Result<(), AdminError> {
     let db = open(config).await?;
     let result = execute(&db, command).await;
+    if result.is_ok() && command.changes() {
+        wait_for_servers(&db, &config.database_url()).await;
+    }
     db.pool.close().await;
     result
+}
+
+/// Running servers on PostgreSQL keep API keys in memory and forget them when the database
+/// tells them of a change: the command ends once each has applied this one, so a key it
+/// disabled is refused on the very next request.
+async fn wait_for_servers(db: &Db, url: &str) {
+    match app::api_keys::server::cache::wait_for_replicas(db, url).await {
+        Ok((_, 0)) => {}
+        Ok((answered, listening)) if answered == listening => {
+            println!("Running servers that applied the change: {answered} of {listening}");
+        }
+        Ok((answered, listening)) => eprintln!(
+            "warning: running servers that applied the change in time: {answered} of \
+             {listening}; the others apply it when PostgreSQL's notification reaches them"
+        ),
+        // The change is made; only the confirmation is missing.
+        Err(err) => eprintln!("warning: could not ask the running servers: {err}"),
+    }
+}
+
+impl AdminCommand {
+    /// Whether the command changes anything (the listings only read).
+    fn changes(&self) -> bool {
+        !matches!(self, Self::Users(_) | Self::Orgs(_))
+    }
 }
 
 async fn execute(db: &Db, command: &AdminCommand) -> Result<(), AdminError> {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::two_factor::enable;
-use common::{TestApp, PASSWORD};
+use common::{Backend, TestApp, PASSWORD};
 use std::process::{Command, Output};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_gatehouse");
@@ -119,6 +119,10 @@ async fn disable_user_stops_sessions_and_keys_at_once(app: TestApp) {
         .add_member(&owner, org, "mel@example.com", "admin")
         .await;
     let key = app.create_key(&member, org, "members:read", "30").await;
+    let postgres = app.backend == Backend::Postgres;
+    if postgres {
+        app.cache_live(true).await;
+    }
     app.api("GET", "/api/v1/me", Some(&key), None)
         .await
         .expect_status(200);
@@ -126,6 +130,13 @@ async fn disable_user_stops_sessions_and_keys_at_once(app: TestApp) {
     let out = run_ok(&app, &["disable-user", "--email", "mel@example.com"]).await;
     assert!(
         out.contains("Disabled Member <mel@example.com>: ended 1 sessions"),
+        "disable-user: {out}"
+    );
+    // On PostgreSQL the server had the key in memory: the command ends only once the server
+    // has forgotten it, so the very next request is refused (SQLite keeps nothing).
+    assert_eq!(
+        out.contains("Running servers that applied the change: 1 of 1"),
+        postgres,
         "disable-user: {out}"
     );
     app.api("GET", "/api/v1/me", Some(&key), None)

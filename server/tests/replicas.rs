@@ -28,19 +28,6 @@ async fn replica_of(a: &TestApp) -> TestApp {
     b
 }
 
-/// Waits (up to 10 s) for the key cache's listener to be up or down.
-async fn cache_live(app: &TestApp, live: bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while app.state.key_cache.is_live() != live {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the key cache's listener did not become {} within 10 s",
-            if live { "live" } else { "down" }
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// On PostgreSQL, the key's row was served from `app`'s cache (so the test exercises it).
 fn assert_cached(app: &TestApp) {
     if app.backend == Backend::Postgres {
@@ -99,8 +86,8 @@ async fn revoke_on_a_refused_on_b(a: &TestApp, b: &TestApp, member: &reqwest::Cl
 async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
     let b = replica_of(&a).await;
     if a.backend == Backend::Postgres {
-        cache_live(&a, true).await;
-        cache_live(&b, true).await;
+        a.cache_live(true).await;
+        b.cache_live(true).await;
     }
     let (owner, org, member, member_id, key) = admin_with_key(&a).await;
     me_is_cached_admin(&b, &key).await;
@@ -164,7 +151,7 @@ async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
 /// notification committed before it.
 async fn a_change_made_outside_gatehouse_reaches_the_cache(a: TestApp) {
     if a.backend == Backend::Postgres {
-        cache_live(&a, true).await;
+        a.cache_live(true).await;
     }
     let (_owner, org, _member, member_id, key) = admin_with_key(&a).await;
     me_is_cached_admin(&a, &key).await;
@@ -234,7 +221,7 @@ async fn the_cache_is_off_while_its_listener_is_down(a: TestApp) {
     let b = replica_of(&a).await;
     let (_owner, _org, member, _, key) = admin_with_key(&a).await;
     if b.backend == Backend::Postgres {
-        cache_live(&b, true).await;
+        b.cache_live(true).await;
     }
     me_is_cached_admin(&b, &key).await;
     if b.backend == Backend::Sqlite {
@@ -264,7 +251,7 @@ async fn the_cache_is_off_while_its_listener_is_down(a: TestApp) {
     revoke_on_a_refused_on_b(&a, &b, &member, &key).await;
 
     // Listening again, B caches again.
-    cache_live(&b, true).await;
+    b.cache_live(true).await;
     b.api("GET", "/api/v1/me", Some(&key), None)
         .await
         .expect_error(401, "api_key_revoked", None);

@@ -155,6 +155,19 @@ impl TestApp {
     }
 
     /// The configuration this server runs with.
+    /// Waits (up to 10 s) for the key cache's listener to be up or down.
+    pub async fn cache_live(&self, live: bool) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.state.key_cache.is_live() != live {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the key cache's listener did not become {} within 10 s",
+                if live { "live" } else { "down" }
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -230,6 +230,12 @@ impl KeyCache {
                     Some(format!("a:{from}:{n}:{}", self.instance))
                 }
             }
+            // A process that changes things but serves nothing (`gatehouse admin`): answered,
+            // never waited for.
+            (Some("w"), Some(from), Some(n), None) => {
+                let (from, n) = (from.parse::<u64>().ok()?, n.parse::<u64>().ok()?);
+                Some(format!("a:{from}:{n}:{}", self.instance))
+            }
             (Some("a"), Some(to), Some(n), Some(from)) => {
                 let (to, n, from) = (
                     to.parse::<u64>().ok()?,
@@ -341,6 +347,51 @@ impl KeyCache {
             self.reconnect.notify_one();
         }
     }
+}
+
+/// For a process that changes what keys' checks read but serves no requests (`gatehouse
+/// admin`): returns once every replica listening now has applied everything committed before
+/// the call, or after [`SETTLE_TIMEOUT`]. Returns (replicas that answered, replicas listening).
+/// On SQLite, where nothing is cached, at once.
+pub async fn wait_for_replicas(db: &Db, url: &str) -> Result<(usize, usize), sqlx::Error> {
+    if db.backend != Backend::Postgres {
+        return Ok((0, 0));
+    }
+    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    // Counted after listening: a replica that starts later never cached the old row.
+    let (listening,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE application_name = $1 AND datname = current_database()",
+    )
+    .bind(APPLICATION_NAME)
+    .fetch_one(&db.pool)
+    .await?;
+    let listening = usize::try_from(listening).unwrap_or(0);
+    if listening == 0 {
+        return Ok((0, 0));
+    }
+    let me: u64 = rand::random();
+    KeyCache::notify(db, format!("w:{me}:0")).await?;
+    let mut answered = HashSet::new();
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    while answered.len() < listening {
+        let notification = match tokio::time::timeout_at(deadline, listener.try_recv()).await {
+            Ok(Ok(Some(notification))) => notification,
+            Ok(Err(err)) => return Err(err),
+            // Out of time, or the connection was lost: report who answered.
+            Err(_) | Ok(Ok(None)) => break,
+        };
+        let mut parts = notification.payload().split(':');
+        if let (Some("a"), Some(to), Some("0"), Some(from)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        {
+            if to.parse::<u64>().ok() == Some(me) {
+                answered.insert(from.to_string());
+            }
+        }
+    }
+    Ok((answered.len(), listening))
 }
 
 /// Listens for changes while `stop` is not cancelled, connecting again (with the cache off)
@@ -487,6 +538,9 @@ mod tests {
         assert!(rx.try_recv().is_ok());
         // A replica that leaves is not waited for.
         cache.received("bye:42");
+        assert!(cache.peers.lock().expect("lock").is_empty());
+        // `gatehouse admin`'s ping is answered, but it serves nothing and is never waited for.
+        assert_eq!(cache.received("w:77:0"), Some(format!("a:77:0:{me}")));
         assert!(cache.peers.lock().expect("lock").is_empty());
     }
 
