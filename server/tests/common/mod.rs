@@ -154,7 +154,6 @@ impl TestApp {
         self.clock.now()
     }
 
-    /// The configuration this server runs with.
     /// Waits (up to 10 s) for the key cache's listener to be up or down.
     pub async fn cache_live(&self, live: bool) {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -168,6 +167,7 @@ impl TestApp {
         }
     }
 
+    /// The configuration this server runs with.
     pub fn config(&self) -> &Config {
         &self.config
     }
