@@ -12,7 +12,7 @@ export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export LEPTOS_OUTPUT_NAME=gatehouse LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
   LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend LEPTOS_BIN_DIR=server \
   LEPTOS_HASH_FILES=false LEPTOS_JS_MINIFY=true
-cargo leptos build --release --precompress "$@"
+cargo leptos build --release --precompress --split "$@"
 # cargo-leptos built the server with `--cfg erase_components` (always-erase-components in
 # Cargo.toml): the same flag here, or the server renders views the wasm does not expect and
 # every dependency is compiled again.

@@ -18,6 +18,7 @@ pub mod orgs;
 pub mod overview;
 pub mod pages;
 pub mod policy;
+pub mod routes;
 pub mod scans;
 pub mod sessions;
 pub mod sso;
@@ -45,6 +46,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
+use leptos_router::Lazy;
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -93,12 +95,10 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     layout::provide_session();
 
-    // Lets browser tests (and people) know the wasm has started: clicks before that do nothing.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+    #[cfg(feature = "ssr")]
+    if let Some(manifest) = SPLIT_MANIFEST.get() {
+        provide_context(manifest.clone());
+    }
 
     view! {
         <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
@@ -109,21 +109,52 @@ pub fn App() -> impl IntoView {
             // top bar and the page (see layout::WithSession).
             <Routes fallback=|| view! { <layout::WithSession><pages::NotFound/></layout::WithSession> }>
                 <ParentRoute path=path!("") view=layout::AppLayout>
-                    <Route path=path!("/") view=pages::Home/>
-                    <Route path=path!("/signin") view=auth::views::SignInPage/>
-                    <Route path=path!("/signup") view=auth::views::SignUpPage/>
-                    <Route path=path!("/signin/two-factor") view=two_factor::views::SecondStepPage/>
-                    <Route path=path!("/members") view=members::views::MembersPage/>
-                    <Route path=path!("/invite/:token") view=invitations::views::AcceptPage/>
-                    <Route path=path!("/audit") view=audit::views::AuditPage/>
-                    <Route path=path!("/groups") view=groups::views::GroupsPage/>
-                    <Route path=path!("/groups/:id") view=pages::GroupPage/>
-                    <Route path=path!("/scans") view=scans::views::ScansPage/>
-                    <Route path=path!("/scans/:id") view=scans::views::ScanPage/>
-                    <Route path=path!("/settings") view=orgs::views::SettingsPage/>
-                    <Route path=path!("/profile") view=pages::ProfilePage/>
+                    <Route path=path!("/") view={Lazy::<routes::HomeRoute>::new()}/>
+                    <Route path=path!("/signin") view={Lazy::<routes::SignInRoute>::new()}/>
+                    <Route path=path!("/signup") view={Lazy::<routes::SignUpRoute>::new()}/>
+                    <Route path=path!("/signin/two-factor") view={Lazy::<routes::SecondStepRoute>::new()}/>
+                    <Route path=path!("/members") view={Lazy::<routes::MembersRoute>::new()}/>
+                    <Route path=path!("/invite/:token") view={Lazy::<routes::InvitationRoute>::new()}/>
+                    <Route path=path!("/audit") view={Lazy::<routes::AuditRoute>::new()}/>
+                    <Route path=path!("/groups") view={Lazy::<routes::GroupsRoute>::new()}/>
+                    <Route path=path!("/groups/:id") view={Lazy::<routes::GroupRoute>::new()}/>
+                    <Route path=path!("/scans") view={Lazy::<routes::ScansRoute>::new()}/>
+                    <Route path=path!("/scans/:id") view={Lazy::<routes::ScanRoute>::new()}/>
+                    <Route path=path!("/settings") view={Lazy::<routes::SettingsRoute>::new()}/>
+                    <Route path=path!("/profile") view={Lazy::<routes::ProfileRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>
     }
+}
+
+/// Marks `<body data-hydrated>` once the page is interactive: with lazy routes, only after
+/// the page's own code has loaded and hydrated. Browser tests (and people) wait for it:
+/// clicks before that do nothing.
+#[cfg(feature = "hydrate")]
+pub fn mark_hydrated() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
+
+/// Which split files each lazily loaded unit needs (`__wasm_split_manifest.json` of the
+/// built site), for the preload links of a page. Leptos reads it from the site folder on
+/// disk; our site is embedded in the binary, so the server hands it over at start-up.
+#[cfg(feature = "ssr")]
+static SPLIT_MANIFEST: std::sync::OnceLock<leptos::WasmSplitManifest> = std::sync::OnceLock::new();
+
+/// Sets the split manifest (the JSON text of `__wasm_split_manifest.json`); a build without
+/// `--split` has none, and pages then carry no preload links for split files.
+#[cfg(feature = "ssr")]
+pub fn use_split_manifest(json: &str) -> Result<(), serde_json::Error> {
+    let preloads: std::collections::HashMap<String, Vec<String>> = serde_json::from_str(json)?;
+    let _ = SPLIT_MANIFEST.set(leptos::WasmSplitManifest(
+        leptos::prelude::ArcStoredValue::new((
+            "/pkg".to_string(),
+            preloads,
+            "__wasm_split.______________________.js".to_string(),
+        )),
+    ));
+    Ok(())
 }

@@ -54,10 +54,21 @@ test('every route loads cold and hydrates, and client-side navigation reaches ev
     ['/profile', true, 'Profile'],
     ['/no-such-page', true, 'Page not found'],
   ];
+  // Each page's code is its own download (routes.rs): the pages people arrive at cold
+  // (sign-in, an invitation) must not fetch the signed-in pages' code, and those pages must.
+  const unitOf = (path: string) => path === '/signin' ? 'sign_in_page'
+    : path === invitation ? 'invitation_page'
+    : path === '/signup' ? 'account_page'
+    : path === '/no-such-page' ? null : 'org_page';
   for (const [path, withSession, heading] of cold) {
     const p = await coldPage(browser, withSession ? signedIn : undefined, problems);
+    const wasm: string[] = [];
+    p.on('request', (r) => { if (r.url().endsWith('.wasm')) wasm.push(new URL(r.url()).pathname); });
     await open(p, path);
     await expect(p.getByRole('heading', { level: 1 }).first(), path).toHaveText(heading);
+    const unit = unitOf(path);
+    const units = wasm.filter((f) => f.includes('/split_')).map((f) => f.replace(/^\/pkg\/split_(.*)_\d+\.wasm$/, '$1'));
+    expect(units, `${path} fetched ${wasm.join(', ')}`).toEqual(unit ? [unit] : []);
     await p.context().close();
   }
 

@@ -71,3 +71,18 @@ fn hex(bytes: &[u8]) -> String {
 pub fn has_site() -> bool {
     Site::get("pkg/gatehouse.js").is_some()
 }
+
+/// Hands the split manifest of a `--split` build (which files each lazily loaded unit needs)
+/// to the app, for the preload links of its pages. Leptos would read it from the site folder
+/// on disk, which an embedded site does not have.
+pub fn use_split_manifest() {
+    let Some(file) = Site::get("pkg/__wasm_split_manifest.json") else {
+        return;
+    };
+    let parsed = std::str::from_utf8(&file.data)
+        .map_err(|e| e.to_string())
+        .and_then(|json| app::use_split_manifest(json).map_err(|e| e.to_string()));
+    if let Err(err) = parsed {
+        tracing::error!(%err, "the embedded __wasm_split_manifest.json is unreadable: pages carry no preload links for split files");
+    }
+}

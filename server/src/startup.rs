@@ -334,6 +334,7 @@ fn app_routes() -> Vec<AxumRouteListing> {
 }
 
 pub fn router(state: AppState) -> Router {
+    assets::use_split_manifest();
     let leptos = leptos_options();
     let routes = app_routes();
     let context_state = state.clone();
