@@ -25,6 +25,9 @@ pid_real=$(pgrep -f "$bin --addr 127.0.0.1:$port" | head -1)
 echo "idle RSS after serving a few pages: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid_real/status)"
 
 pkg=target/site/pkg
-echo "wasm: $(stat -c %s $pkg/gatehouse.wasm) bytes raw, $(stat -c %s $pkg/gatehouse.wasm.gz) gzip, $(stat -c %s $pkg/gatehouse.wasm.br) brotli"
+echo "wasm shell: $(stat -c %s $pkg/gatehouse.wasm) bytes raw, $(stat -c %s $pkg/gatehouse.wasm.gz) gzip, $(stat -c %s $pkg/gatehouse.wasm.br) brotli"
+# A --split build: the pages' units (split_*.wasm) and the chunks they share (chunk_*.wasm).
+sum() { cat "$@" 2>/dev/null | wc -c; }
+echo "wasm, all $(ls $pkg/*.wasm | wc -l) files: $(sum $pkg/*.wasm) bytes raw, $(sum $pkg/*.wasm.gz) gzip, $(sum $pkg/*.wasm.br) brotli"
 echo "js:   $(stat -c %s $pkg/gatehouse.js) bytes raw; css: $(stat -c %s $pkg/gatehouse.css) bytes raw"
 echo "binary: $(stat -c %s "$bin") bytes"

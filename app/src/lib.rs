@@ -144,14 +144,15 @@ pub fn mark_hydrated() {
 #[cfg(feature = "ssr")]
 static SPLIT_MANIFEST: std::sync::OnceLock<leptos::WasmSplitManifest> = std::sync::OnceLock::new();
 
-/// Sets the split manifest (the JSON text of `__wasm_split_manifest.json`); a build without
-/// `--split` has none, and pages then carry no preload links for split files.
+/// Sets the split manifest (the JSON text of `__wasm_split_manifest.json`) and the path its
+/// files are served under (`/pkg/<build>`); a build without `--split` has none, and pages then
+/// carry no preload links for split files.
 #[cfg(feature = "ssr")]
-pub fn use_split_manifest(json: &str) -> Result<(), serde_json::Error> {
+pub fn use_split_manifest(json: &str, pkg_path: &str) -> Result<(), serde_json::Error> {
     let preloads: std::collections::HashMap<String, Vec<String>> = serde_json::from_str(json)?;
     let _ = SPLIT_MANIFEST.set(leptos::WasmSplitManifest(
         leptos::prelude::ArcStoredValue::new((
-            "/pkg".to_string(),
+            pkg_path.to_string(),
             preloads,
             "__wasm_split.______________________.js".to_string(),
         )),

@@ -67,7 +67,7 @@ test('every route loads cold and hydrates, and client-side navigation reaches ev
     await open(p, path);
     await expect(p.getByRole('heading', { level: 1 }).first(), path).toHaveText(heading);
     const unit = unitOf(path);
-    const units = wasm.filter((f) => f.includes('/split_')).map((f) => f.replace(/^\/pkg\/split_(.*)_\d+\.wasm$/, '$1'));
+    const units = wasm.filter((f) => f.includes('/split_')).map((f) => f.replace(/^.*\/split_(.*)_\d+\.wasm$/, '$1'));
     expect(units, `${path} fetched ${wasm.join(', ')}`).toEqual(unit ? [unit] : []);
     await p.context().close();
   }
@@ -89,4 +89,32 @@ test('every route loads cold and hydrates, and client-side navigation reaches ev
   await expect(nav.getByRole('heading', { level: 1 }).first()).toHaveText('Blue Team');
   await expect(nav).toHaveURL(new RegExp(`${groupPath}$`));
   expect(problems, problems.join('\n')).toEqual([]);
+});
+
+test("a build's wasm is served under its own name, cached for good; another build's name finds nothing", async ({ page, request }) => {
+  failOnPageErrors(page);
+  const responses: { url: string; status: number; cache: string }[] = [];
+  page.on('response', (r) => {
+    if (/\.(wasm|js)$/.test(new URL(r.url()).pathname)) {
+      responses.push({ url: r.url(), status: r.status(), cache: r.headers()['cache-control'] ?? '' });
+    }
+  });
+  await open(page, '/signin');
+  const shell = responses.find((r) => r.url.endsWith('/gatehouse.wasm'));
+  expect(shell, JSON.stringify(responses, null, 1)).toBeTruthy();
+  const build = new URL(shell!.url).pathname.match(/^\/pkg\/([0-9a-f]{16})\/gatehouse\.wasm$/)?.[1];
+  expect(build, shell!.url).toBeTruthy();
+  for (const r of responses) {
+    expect(r.url, JSON.stringify(r)).toContain(`/pkg/${build}/`);
+    expect(r.cache, JSON.stringify(r)).toBe('public, max-age=31536000, immutable');
+  }
+  // A page of an earlier build asks for its files under its own name: not this build's parts.
+  const other = build === '0000000000000000' ? '1111111111111111' : '0000000000000000';
+  for (const file of ['gatehouse.wasm', responses.find((r) => r.url.includes('/split_'))!.url.split('/').pop()]) {
+    const res = await request.get(`/pkg/${other}/${file}`);
+    expect(res.status(), `GET /pkg/${other}/${file} → ${res.status()}`).toBe(404);
+  }
+  const css = await request.get('/pkg/gatehouse.css');
+  expect(css.status(), 'GET /pkg/gatehouse.css').toBe(200);
+  expect(css.headers()['cache-control'], 'GET /pkg/gatehouse.css').toBe('no-cache');
 });

@@ -310,7 +310,8 @@ async fn shutdown_signal() {
 pub fn leptos_options() -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("gatehouse")
-        .site_pkg_dir("pkg")
+        // The wasm and its JS under this build's name (assets::build_id).
+        .site_pkg_dir(assets::pkg_dir())
         .site_root("target/site")
         .env(leptos::config::Env::PROD)
         .hash_files(false)
