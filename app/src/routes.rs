@@ -66,8 +66,9 @@ fn org_page(page: OrgPage) -> AnyView {
     }
 }
 
-/// One route type per page; `unit` names the lazily loaded unit that renders it and the
-/// function that starts loading it (the router preloads while it matches the route).
+/// One route type per page: its view awaits the unit that renders it (loading it first, once),
+/// and `preload` starts loading that unit, which the router calls as soon as it matches the
+/// route (the `__preload_*` functions are made by `#[lazy]`, in the browser's build only).
 macro_rules! lazy_routes {
     ($($route:ident => $view:expr, $preload:path;)*) => {$(
         pub struct $route;
