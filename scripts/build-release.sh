@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the self-contained release binary target/release/gatehouse:
-#  1. cargo-leptos builds the wasm (profile wasm-release, wasm-bindgen, wasm-opt from npm's
+#  1. cargo-leptos builds the wasm (profile wasm-release, split into the shell and the pages'
+#     units at their #[lazy] points, wasm-bindgen, wasm-opt from npm's
 #     binaryen), the CSS and public/ into target/site, precompressed (gzip + brotli);
 #  2. cargo builds the server, which embeds target/site (rust-embed). The server's build
 #     script watches target/site, so step 2 only re-links the server crate.
