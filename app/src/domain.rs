@@ -48,6 +48,61 @@ impl Email {
     }
 }
 
+/// An email domain an organization can verify (`example.com`): lower-case ASCII labels of
+/// letters, digits and inner hyphens, at least two of them, 253 characters at most.
+/// Internationalized names are entered in their `xn--` form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// `field` names the form field an error belongs next to.
+    pub fn parse_for(raw: &str, field: &str) -> Result<Self, AppError> {
+        let item = raw.trim().trim_start_matches('@').trim_end_matches('.');
+        let domain = item.to_ascii_lowercase();
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        if domain.is_empty() {
+            return Err(AppError::invalid(
+                field,
+                "Enter a domain, like example.com.",
+            ));
+        }
+        if domain.len() > 253 || !domain.contains('.') || !domain.split('.').all(label_ok) {
+            return Err(AppError::invalid(
+                field,
+                format!("{item:?} is not an email domain like example.com."),
+            ));
+        }
+        Ok(Self(domain))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        Self::parse_for(raw, "domain")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The domain of an email address, if it is one.
+    pub fn of_email(email: &Email) -> Option<Self> {
+        let normalized = email.normalized();
+        let (_, domain) = normalized.rsplit_once('@')?;
+        Self::parse(domain).ok()
+    }
+}
+
+impl std::fmt::Display for DomainName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A password as NIST SP 800-63B asks: 8 to 128 characters, no composition rules.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);

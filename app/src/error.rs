@@ -48,6 +48,16 @@ pub enum AppError {
         until: String,
         retry_after_secs: u64,
     },
+    /// The session is signed in but was not proven enough for this: Gatehouse's own second
+    /// factor (`org_id`'s policy, or a change to the account itself when `org_id` is null), or
+    /// with `security_key`, a touch of a security key or passkey. Asked in place (step-up).
+    #[error("{}", step_up_message(.security_key))]
+    StepUpRequired {
+        #[serde(default)]
+        org_id: Option<i64>,
+        #[serde(default)]
+        security_key: bool,
+    },
     /// A sensitive action, and the session last proved its owner too long ago.
     #[error("Confirm it is you: enter your password again to continue.")]
     ReauthenticationRequired,
@@ -115,6 +125,7 @@ impl AppError {
             Self::RateLimited { .. } => "rate_limited",
             Self::TwoFactorRequired { .. } => "two_factor_required",
             Self::SsoRequired { .. } => "sso_required",
+            Self::StepUpRequired { .. } => "step_up_required",
             Self::ReauthenticationRequired => "reauthentication_required",
             Self::SecondFactorLocked { .. } => "second_factor_locked",
             Self::ApiKeyMissing => "api_key_missing",
@@ -148,6 +159,7 @@ impl AppError {
             | Self::CrossSite
             | Self::TwoFactorRequired { .. }
             | Self::SsoRequired { .. }
+            | Self::StepUpRequired { .. }
             | Self::ReauthenticationRequired
             | Self::InsufficientScope { .. } => 403,
             Self::BadRequest { .. } => 400,
@@ -171,6 +183,14 @@ impl AppError {
             }
             _ => None,
         }
+    }
+}
+
+fn step_up_message(security_key: &bool) -> &'static str {
+    if *security_key {
+        "This organization accepts security keys and passkeys only: confirm it is you with a touch of yours to continue."
+    } else {
+        "Confirm it is you with your second factor to continue: this session was not signed in with one that counts here."
     }
 }
 
@@ -207,6 +227,14 @@ mod tests {
                 security_keys_only: true,
             },
             AppError::SsoRequired { org_id: 7 },
+            AppError::StepUpRequired {
+                org_id: Some(7),
+                security_key: true,
+            },
+            AppError::StepUpRequired {
+                org_id: None,
+                security_key: false,
+            },
             AppError::ReauthenticationRequired,
             AppError::SecondFactorLocked {
                 until: "2026-01-01 00:00 UTC".into(),

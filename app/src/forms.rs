@@ -89,14 +89,29 @@ where
     })
 }
 
+/// What a sensitive action asked of the person before it goes ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Confirm access: the session proved its owner too long ago.
+    Password,
+    /// Step up: the session was not proven with a second factor that counts for this.
+    StepUp { security_key: bool },
+}
+
 /// Whether the latest result of an action asks the person to confirm it is them (a sensitive
-/// action in a session that proved its owner too long ago).
-pub fn asks_confirmation<T, V>(value: V) -> Signal<bool>
+/// action in a session that proved its owner too long ago, or not with the factor it needs).
+pub fn asks_confirmation<T, V>(value: V) -> Signal<Option<Ask>>
 where
     T: Clone + Send + Sync + 'static,
     V: Get<Value = ActionValue<T>> + Send + Sync + 'static,
 {
-    Signal::derive(move || matches!(value.get(), Some(Err(AppError::ReauthenticationRequired))))
+    Signal::derive(move || match value.get() {
+        Some(Err(AppError::ReauthenticationRequired)) => Some(Ask::Password),
+        Some(Err(AppError::StepUpRequired { security_key, .. })) => {
+            Some(Ask::StepUp { security_key })
+        }
+        _ => None,
+    })
 }
 
 /// Moves keyboard focus to `target` whenever it appears: a confirmation or prompt that opens

@@ -156,6 +156,10 @@ where
             Some(org) if org.two_factor == Compliance::Blocked && !any_standing => {
                 view! { <TwoFactorRequiredPage org_name=org.name.clone() security_keys_only=org.security_keys_only/> }.into_any()
             }
+            Some(org) if org.step_up.is_some() && !any_standing => {
+                let security_key = org.step_up == Some(crate::auth::model::StepUp::SecurityKey);
+                view! { <crate::two_factor::step_up::views::StepUpPage org_name=org.name.clone() security_key/> }.into_any()
+            }
             _ => page(info).into_any(),
         },
         Ok(None) => view! { <Redirect path="/signin"/> }.into_any(),

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod domain;
+pub mod domains;
 pub mod error;
 pub mod forms;
 pub mod groups;

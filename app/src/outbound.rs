@@ -146,7 +146,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// Why a destination was refused; shown to people as is (it names no internal detail).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("Gatehouse does not send to this address: it is in a private or internal network.")]
+    #[error("Gatehouse does not send to this address: it is in a private or internal network. The operator of this Gatehouse can allow it with --outbound-allow.")]
     Internal,
     #[error("The URL must start with https:// (or http://) and name a host.")]
     NotHttp,

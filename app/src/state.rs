@@ -104,6 +104,8 @@ pub struct Settings {
     pub reauth_window: Duration,
     /// Whether Prometheus metrics are served (`--metrics-addr`): requests are counted then.
     pub metrics: bool,
+    /// DNS servers for Verified domains' look-ups (empty: the system's resolvers).
+    pub dns_servers: Vec<std::net::SocketAddr>,
 }
 
 impl Default for Settings {
@@ -127,6 +129,7 @@ impl Default for Settings {
             delivery_retention: Duration::from_secs(30 * 24 * 3600),
             reauth_window: Duration::from_secs(10 * 60),
             metrics: false,
+            dns_servers: Vec::new(),
         }
     }
 }
@@ -151,6 +154,8 @@ pub struct AppState {
     pub key_cache: Arc<crate::api_keys::server::cache::KeyCache>,
     /// Trigram counts that let PostgreSQL's member search look up a term's rarest part.
     pub search_stats: Arc<crate::members::search::SearchStats>,
+    /// The TXT look-ups of Verified domains.
+    pub dns: crate::domains::dns::DnsChecker,
 }
 
 impl AppState {
@@ -171,7 +176,9 @@ impl AppState {
             crate::integrations::server::delivery::TIMEOUT,
         );
         let key_cache = Arc::new(crate::api_keys::server::cache::KeyCache::new(db.backend));
+        let dns = crate::domains::dns::DnsChecker::new(&settings.dns_servers);
         Self {
+            dns,
             db,
             key_cache,
             search_stats: Arc::default(),

@@ -131,3 +131,15 @@ export async function enroll(page: Page): Promise<{ secret: Buffer; codes: strin
   await expect(shown.getByRole('link', { name: 'Download' })).toHaveAttribute('download', 'gatehouse-recovery-codes.txt');
   return { secret, codes };
 }
+
+/// The control of the tests' DNS server (end2end/dns/server.mjs; see playwright.config.ts).
+const dnsControl = `http://127.0.0.1:${Number(process.env.GATEHOUSE_E2E_PORT ?? 3100) + 11}`;
+
+/// Publishes TXT records in the tests' DNS server, as an Owner would at their DNS host.
+export async function publishTxt(name: string, values: string[]): Promise<void> {
+  const resp = await fetch(`${dnsControl}/txt`, {
+    method: 'PUT',
+    body: JSON.stringify({ name, values }),
+  });
+  if (!resp.ok) throw new Error(`the test DNS server refused ${name}: ${resp.status}`);
+}

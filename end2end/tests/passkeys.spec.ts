@@ -1,5 +1,5 @@
 import { expect, Page, test } from '@playwright/test';
-import { acceptInNewBrowser, enroll, failOnPageErrors, invite, open, PASSWORD, signUp, uniqueEmail } from './helpers';
+import { acceptInNewBrowser, enroll, failOnPageErrors, invite, now, open, PASSWORD, signUp, totp, uniqueEmail } from './helpers';
 
 // Browsers offer WebAuthn on a domain name only: these pages are opened at localhost, the
 // address Gatehouse serves by default, not at the IP address the other tests use.
@@ -136,4 +136,49 @@ test('security keys and passkeys only: a member with an authenticator app alone 
   await addPasskey(member, 'Tia phone');
   await open(member, '/members');
   await expect(member.getByRole('cell', { name: 'Tia Totp' })).toBeVisible();
+});
+
+test('security keys and passkeys only: a session signed in with an app code is asked for a touch, in place', async ({ page }) => {
+  failOnPageErrors(page);
+  await addVirtualAuthenticator(page);
+  const email = uniqueEmail('step-up');
+  await signUp(page, 'Sam Stepup', email, 'Step Up Co');
+  await expect(page.getByTestId('org-name')).toHaveText('Step Up Co');
+  const { secret } = await enroll(page);
+  await page.getByRole('button', { name: 'I have saved them' }).click();
+  await addPasskey(page, 'Sam key');
+
+  await open(page, '/settings');
+  await page.getByRole('checkbox', { name: 'Require two-factor authentication' }).check();
+  await page.getByRole('radio', { name: /Security keys and passkeys only/ }).check();
+  await page.getByLabel('Grace period (days, 0–30)').fill('0');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Require two-factor authentication' }).click();
+  await expect(page.getByTestId('policy-status')).toHaveText('A security key or passkey is required of every member.');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+
+  // Signed in again with the password and an app code, as a phishing proxy could.
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(/\/signin\/two-factor$/);
+  // The next step's code: the enrollment's own step cannot be used again.
+  await page.getByLabel('Authentication code').fill(totp(secret, now() + 30));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expect(page.getByTestId('org-name')).toHaveText('Step Up Co');
+
+  // The organization's pages ask for a touch of the key, and nothing else will do.
+  await open(page, '/members');
+  const stepUp = page.getByTestId('step-up');
+  await expect(stepUp).toContainText('Step Up Co accepts security keys and passkeys only');
+  await expect(stepUp.getByLabel('Authentication code or recovery code')).toHaveCount(0);
+  await page.screenshot({ path: 'test-results/step-up.png', fullPage: true });
+  await stepUp.getByRole('button', { name: 'Use your security key or passkey' }).click();
+  await expect(page.getByRole('heading', { name: 'Members' })).toBeVisible();
+
+  // Profile → Sessions says how this session was proven.
+  await open(page, '/profile');
+  await expect(page.getByTestId('session-methods').first()).toBeVisible();
+  await expect(page.getByRole('table', { name: 'Sessions' })).toContainText('Password, authenticator app and security key or passkey');
 });

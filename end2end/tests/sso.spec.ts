@@ -2,11 +2,12 @@ import { expect, test } from '@playwright/test';
 import { ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
-import { acceptInNewBrowser, failOnPageErrors, invite, open, signUp } from './helpers';
+import { acceptInNewBrowser, failOnPageErrors, invite, open, publishTxt, signUp } from './helpers';
 
 // Single sign-on through a real OpenID Provider (oidc-provider, end2end/oidc/provider.mjs)
-// and its own sign-in page, in Chromium. Gatehouse's redirect URI is its served address,
-// http://localhost:<port>/sso/callback, so these pages are opened at localhost.
+// and its own sign-in page, in Chromium, for a domain verified through the tests' DNS server
+// (end2end/dns/server.mjs). Gatehouse's redirect URI is on its served address,
+// http://localhost:<port>/sso/callback/<org>, so these pages are opened at localhost.
 const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 3100);
 const site = `http://localhost:${port}`;
 test.use({ baseURL: site });
@@ -18,13 +19,14 @@ const email = (name: string) => `${name}@${domain}`;
 let provider: ChildProcess;
 let issuer = '';
 
-test.beforeAll(async () => {
+/// Starts the provider, registered with the connection's own redirect URI.
+async function startProvider(redirectUri: string): Promise<void> {
   const config = {
     port: 0,
     clients: [{
       client_id: 'gatehouse-e2e',
       client_secret: 'e2e-client-secret',
-      redirect_uris: [`${site}/sso/callback`],
+      redirect_uris: [redirectUri],
     }],
     accounts: {
       olive: { email: email('olive'), email_verified: true, name: 'Olive Owner' },
@@ -42,7 +44,7 @@ test.beforeAll(async () => {
   });
   // Keep reading, so that the provider never writes into a closed pipe.
   lines.on('line', () => {});
-});
+}
 
 test.afterAll(() => {
   provider?.kill();
@@ -57,8 +59,25 @@ test('an Owner connects the provider, tests it, requires it; members sign in thr
   const carol = await acceptInNewBrowser(browser, link, 'Carol');
 
   await open(page, '/settings');
+  // The domain first: single sign-on speaks only for a domain the organization verified.
+  const domains = page.locator('section#domains');
+  await domains.getByLabel('Domain').fill(domain);
+  await domains.getByRole('button', { name: 'Add domain' }).click();
+  const row = domains.locator(`tr[data-domain="${domain}"]`);
+  await expect(row.getByTestId('domain-status')).toHaveText('Not verified');
+  await row.getByRole('button', { name: `Verify ${domain}` }).click();
+  await expect(row.getByTestId('domain-check-error')).toContainText('No TXT record at _gatehouse-challenge-');
+  const recordName = await row.getByTestId('domain-record-name').innerText();
+  const recordValue = await row.getByTestId('domain-record-value').innerText();
+  await publishTxt(recordName, [recordValue]);
+  await row.getByRole('button', { name: `Verify ${domain}` }).click();
+  await expect(row.getByTestId('domain-status')).toContainText('Verified since');
+  await page.screenshot({ path: 'test-results/verified-domains.png', fullPage: true });
+
   const panel = page.locator('section#sso');
-  await expect(panel.getByTestId('sso-redirect-uri')).toHaveText(`${site}/sso/callback`);
+  const redirectUri = await panel.getByTestId('sso-redirect-uri').innerText();
+  expect(redirectUri).toMatch(new RegExp(`^${site}/sso/callback/\\d+$`));
+  await startProvider(redirectUri);
   await panel.getByLabel('Issuer URL').fill('http://10.0.0.1/realms/x');
   await panel.getByLabel('Client id').fill('gatehouse-e2e');
   await panel.getByLabel('Client secret').fill('e2e-client-secret');
@@ -71,7 +90,7 @@ test('an Owner connects the provider, tests it, requires it; members sign in thr
   await expect(panel.getByRole('button', { name: 'Require single sign-on' })).toBeDisabled();
 
   // Test connection: a real round trip through the provider's own page.
-  await panel.getByRole('link', { name: 'Test connection' }).click();
+  await panel.getByRole('button', { name: 'Test connection' }).click();
   await expect(page.getByRole('heading', { name: 'Test identity provider' })).toBeVisible();
   await page.getByLabel('Username').fill('olive');
   await page.getByRole('button', { name: 'Sign in at the provider' }).click();
@@ -96,9 +115,11 @@ test('an Owner connects the provider, tests it, requires it; members sign in thr
   await open(alice, '/members');
   await expect(alice.getByRole('heading', { name: 'Members' })).toBeVisible();
 
-  // Carol's password session no longer opens the organization's pages: the browser is sent
-  // to the provider.
+  // Carol's password session no longer opens the organization's pages: a page names the
+  // organization's provider and asks to continue there.
   await carol.goto('/members');
+  await expect(carol.getByRole('heading', { name: 'Single sign-on' })).toBeVisible();
+  await carol.getByRole('button', { name: 'Continue to 127.0.0.1' }).click();
   await expect(carol.getByRole('heading', { name: 'Test identity provider' })).toBeVisible();
   await carol.screenshot({ path: 'test-results/sso-required.png' });
 

@@ -171,8 +171,9 @@ pub struct Config {
         global = true
     )]
     pub max_queued_scans: i64,
-    /// Internal destinations webhooks may reach, for intranet installs: networks and host
-    /// names, comma-separated (e.g. `10.0.0.0/8,hooks.intranet.example`). By default every
+    /// Internal destinations that webhooks, Slack and single sign-on issuers may reach, for
+    /// intranet installs (an identity provider or a hook on your own network): networks and
+    /// host names, comma-separated (e.g. `10.0.0.0/8,sso.intranet.example`). By default every
     /// loopback, private, link-local and otherwise non-public address is refused.
     #[arg(
         long,
@@ -182,6 +183,10 @@ pub struct Config {
         global = true
     )]
     pub outbound_allow: String,
+    /// DNS servers for the TXT look-ups of Verified domains, comma-separated `IP` or
+    /// `IP:PORT` (split-horizon installs). By default the system's resolvers.
+    #[arg(long, env = "GATEHOUSE_DNS_SERVER", default_value = "", global = true)]
+    pub dns_server: String,
     /// Deliveries (webhook, Slack, email) sent at once, in all.
     #[arg(
         long,
@@ -222,6 +227,22 @@ pub struct Config {
         global = true
     )]
     pub log_format: LogFormat,
+}
+
+/// `--dns-server`: `IP` (port 53) or `IP:PORT`, comma-separated.
+fn parse_dns_servers(raw: &str) -> Result<Vec<SocketAddr>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<SocketAddr>()
+                .or_else(|_| {
+                    s.parse::<std::net::IpAddr>()
+                        .map(|ip| SocketAddr::new(ip, 53))
+                })
+                .map_err(|_| format!("--dns-server: {s:?} is not an IP address or IP:PORT"))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -283,6 +304,7 @@ impl Config {
             ),
             reauth_window: Duration::from_secs(self.reauth_window),
             metrics: self.metrics_addr.is_some(),
+            dns_servers: parse_dns_servers(&self.dns_server)?,
             ..Settings::default()
         })
     }

@@ -73,7 +73,9 @@ pub async fn page_access(State(state): State<AppState>, req: Request, next: Next
         let location = app::sso::routes::start_location(org.id, back);
         return (StatusCode::FOUND, [(http::header::LOCATION, location)]).into_response();
     }
-    let blocked = org.is_some_and(|org| org.two_factor == Compliance::Blocked);
+    // The page renders the 2FA setup or the step-up in place of itself, answered 403.
+    let blocked =
+        org.is_some_and(|org| org.two_factor == Compliance::Blocked || org.step_up.is_some());
     let mut response = next.run(Request::from_parts(parts, body)).await;
     if blocked && response.status() == StatusCode::OK {
         *response.status_mut() = StatusCode::FORBIDDEN;

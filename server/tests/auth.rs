@@ -294,8 +294,15 @@ async fn auth_events_are_audited(app: TestApp) {
             "user.sign_up",
             "user.sign_out",
             "user.sign_in_failed",
+            // In the organization's log, where its admins see it, and once for the account.
+            "user.sign_in",
             "user.sign_in"
         ]
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'user.sign_in' AND org_id IS NOT NULL")
+            .await,
+        1
     );
     assert!(
         rows.iter().all(|r| r.1.as_deref() == Some("127.0.0.1")),

@@ -6,6 +6,7 @@
 mod common;
 
 use common::two_factor::enable;
+use common::webauthn::{new_key, options_of, origin, register, sign_in_answer};
 use common::{TestApp, PASSWORD};
 use serde_json::Value;
 use std::time::Duration;
@@ -21,71 +22,6 @@ on_both_databases!(
     an_owner_reset_removes_a_members_passkeys,
     security_keys_only_blocks_an_app_only_member_until_they_add_one,
 );
-
-/// Ceremony options as the server sends them: the WebAuthn JSON, in a JSON string.
-fn options_of<T: serde::de::DeserializeOwned>(resp: common::Resp) -> T {
-    let body = resp.json();
-    let text = body
-        .as_str()
-        .unwrap_or_else(|| panic!("options are a JSON string: {body}"));
-    fn has_null(value: &Value) -> bool {
-        match value {
-            Value::Null => true,
-            Value::Object(map) => map.values().any(has_null),
-            Value::Array(items) => items.iter().any(has_null),
-            _ => false,
-        }
-    }
-    let value: Value = serde_json::from_str(text).expect("JSON");
-    assert!(!has_null(&value), "absent members are left out: {text}");
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("options do not parse ({e}): {text}"))
-}
-
-/// The origin the browser would report: Gatehouse's address (`localhost`, never the IP).
-fn origin(app: &TestApp) -> Url {
-    Url::parse(&format!("http://localhost:{}", app.addr.port())).expect("origin")
-}
-
-/// A security key that verifies its user (PIN or fingerprint), as passkeys require.
-fn new_key() -> SoftPasskey {
-    SoftPasskey::new(true)
-}
-
-async fn register(
-    app: &TestApp,
-    client: &reqwest::Client,
-    key: &mut SoftPasskey,
-    name: &str,
-) -> common::Resp {
-    let options: CreationChallengeResponse = options_of(
-        app.call(client, "passkeys/start", &[("name", name)])
-            .await
-            .expect_status(200),
-    );
-    let answer = key
-        .do_registration(origin(app), options)
-        .unwrap_or_else(|e| panic!("the software key refused to register: {e:?}"));
-    let answer = serde_json::to_string(&answer).expect("json");
-    app.call(
-        client,
-        "passkeys/finish",
-        &[("name", name), ("credential", &answer)],
-    )
-    .await
-}
-
-/// The browser's signed answer to a fresh sign-in challenge.
-async fn sign_in_answer(app: &TestApp, client: &reqwest::Client, key: &mut SoftPasskey) -> String {
-    let options: RequestChallengeResponse = options_of(
-        app.call(client, "sign_in/passkey_start", &[])
-            .await
-            .expect_status(200),
-    );
-    let answer = key
-        .do_authentication(origin(app), options)
-        .unwrap_or_else(|e| panic!("the software key refused to sign: {e:?}"));
-    serde_json::to_string(&answer).expect("json")
-}
 
 async fn passkey_step(app: &TestApp, client: &reqwest::Client, answer: &str) -> common::Resp {
     app.call(client, "sign_in/passkey", &[("credential", answer)])

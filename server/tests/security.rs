@@ -264,7 +264,7 @@ async fn deliveries_are_checked_again_on_the_address_connected_to() {
         let error = refused["error"].as_str().unwrap_or_default();
         assert_eq!(
             error,
-            "Gatehouse does not send to this address: it is in a private or internal network.",
+            "Gatehouse does not send to this address: it is in a private or internal network. The operator of this Gatehouse can allow it with --outbound-allow.",
             "{refused}"
         );
     }

@@ -44,6 +44,7 @@ fn faults() -> Value {
 /// An Owner (owner@corp.example, password account) and a provider that knows Gatehouse.
 async fn setup(app: &TestApp) -> (reqwest::Client, i64, Provider) {
     let (owner, org_id) = app.new_org("owner@corp.example", "Corp").await;
+    app.verify_domain(&owner, org_id, "corp.example").await;
     let provider = Provider::start(app, accounts(), faults()).await;
     connect(app, &owner, org_id, &provider.issuer, CLIENT_SECRET, "")
         .await
@@ -59,19 +60,16 @@ async fn connect(
     secret: &str,
     provider_mfa: &str,
 ) -> Resp {
-    let org = org_id.to_string();
-    let mut form = vec![
-        ("org_id", org.as_str()),
-        ("issuer", issuer),
-        ("client_id", CLIENT_ID),
-        ("client_secret", secret),
-        ("allowed_domains", "corp.example"),
-        ("default_role", "user"),
-    ];
-    if !provider_mfa.is_empty() {
-        form.push(("provider_mfa", provider_mfa));
-    }
-    app.call(owner, "org/sso/save", &form).await
+    common::oidc::connect(
+        app,
+        owner,
+        org_id,
+        issuer,
+        secret,
+        "corp.example",
+        provider_mfa,
+    )
+    .await
 }
 
 async fn save(
@@ -104,19 +102,14 @@ async fn settings(app: &TestApp, owner: &reqwest::Client, org_id: i64) -> Value 
         .json()
 }
 
-/// Where a Gatehouse redirect goes.
-#[track_caller]
-fn expect_redirect(resp: &Resp, to: &str) {
-    let location = resp.header("location").unwrap_or_default();
-    assert!(
-        (300..400).contains(&resp.status) && location == to,
-        "\nrequest: {}\nexpected a redirect to {to}, got {} to {location:?}\nbody: {}\n",
-        resp.request,
-        resp.status,
-        resp.body
-    );
+/// Where a server function's answer sends the browser (`leptos_axum::redirect`).
+fn redirect_of(resp: &Resp) -> Option<String> {
+    resp.header("location")
+        .filter(|l| !l.is_empty())
+        .or_else(|| resp.header("serverfnredirect"))
 }
 
+/// Where a Gatehouse redirect goes.
 /// Signs `login` in through the provider in a fresh browser; answers the browser and the
 /// callback's response.
 async fn sso_sign_in(app: &TestApp, login: &str) -> (reqwest::Client, Resp) {
@@ -174,7 +167,12 @@ async fn connecting_checks_every_field(app: TestApp) {
     call(no_secret)
         .await
         .expect_error(422, "invalid_input", Some("client_secret"));
+    // A domain the organization has not verified speaks for nobody.
+    connect(&app, &owner, org_id, &provider.issuer, CLIENT_SECRET, "")
+        .await
+        .expect_error(422, "invalid_input", Some("allowed_domains"));
     assert_eq!(app.count("SELECT COUNT(*) FROM sso_connections").await, 0);
+    app.verify_domain(&owner, org_id, "corp.example").await;
 
     // A Team Leader or Admin cannot see or change it; another organization's id is 404.
     let (admin, _) = app
@@ -201,10 +199,19 @@ async fn connecting_checks_every_field(app: TestApp) {
         !shown.to_string().contains(CLIENT_SECRET),
         "the secret is never sent back: {shown}"
     );
+    // Each connection has a callback of its own (see the mix-up test).
     assert!(
         shown["redirect_uri"]
             .as_str()
-            .is_some_and(|u| u.ends_with("/sso/callback")),
+            .is_some_and(|u| u.ends_with(&format!("/sso/callback/{org_id}"))),
+        "{shown}"
+    );
+    // The test opens Gatehouse at 127.0.0.1, and the provider sends people to localhost:
+    // the panel says why Test connection would fail from here.
+    assert!(
+        shown["opened_elsewhere"]
+            .as_str()
+            .is_some_and(|w| w.contains("You opened Gatehouse at 127.0.0.1:")),
         "{shown}"
     );
     // Stored encrypted.
@@ -219,7 +226,8 @@ async fn connecting_checks_every_field(app: TestApp) {
     connect(&app, &owner, org_id, &provider.issuer, "", "")
         .await
         .expect_status(200);
-    // A domain belongs to one organization.
+    // Another organization cannot list a domain it has not verified (and cannot block the
+    // one that did).
     let other_form = [
         ("org_id", other_org.to_string()),
         ("issuer", provider.issuer.clone()),
@@ -231,7 +239,7 @@ async fn connecting_checks_every_field(app: TestApp) {
     let other_form: Vec<(&str, &str)> = other_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     app.call(&other, "org/sso/save", &other_form)
         .await
-        .expect_error(409, "conflict", Some("allowed_domains"));
+        .expect_error(422, "invalid_input", Some("allowed_domains"));
     assert_eq!(audit_actions(&app, "org.sso_updated").await, 2);
     assert_eq!(
         app.call(&app.new_client(), "sso/offered", &[]).await.json(),
@@ -245,7 +253,7 @@ async fn a_new_person_joins_just_in_time_and_an_existing_account_links_only_with
     let (owner, org_id, _provider) = setup(&app).await;
     // Alice has no account: made just in time, a User of Corp, signed in.
     let (alice, resp) = sso_sign_in(&app, "alice").await;
-    expect_redirect(&resp, "/");
+    resp.expect_redirect("/");
     let session = app.session(&alice).await;
     assert_eq!(session["email"], "alice@corp.example", "{session}");
     assert_eq!(session["name"], "Alice Adams", "{session}");
@@ -258,7 +266,7 @@ async fn a_new_person_joins_just_in_time_and_an_existing_account_links_only_with
         .expect_error(401, "invalid_credentials", None);
     // Again: the same account, no second one.
     let (_, again) = sso_sign_in(&app, "alice").await;
-    expect_redirect(&again, "/");
+    again.expect_redirect("/");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM users WHERE email_normalized = 'alice@corp.example'")
             .await,
@@ -271,7 +279,7 @@ async fn a_new_person_joins_just_in_time_and_an_existing_account_links_only_with
         .await
         .expect_status(200);
     let (bob, resp) = sso_sign_in(&app, "bob").await;
-    expect_redirect(&resp, "/signin?sso_error=link");
+    resp.expect_redirect("/signin?sso_error=link");
     assert!(
         resp.session_cookie().is_none(),
         "no session before the password"
@@ -284,21 +292,47 @@ async fn a_new_person_joins_just_in_time_and_an_existing_account_links_only_with
         .expect_status(200);
     assert_eq!(app.count("SELECT COUNT(*) FROM sso_identities").await, 1);
 
+    // Bob's own password sign-in links nothing either: it leads to a page that names the
+    // organization, the provider and the identity, and asks.
     let (bob, resp) = sso_sign_in(&app, "bob").await;
-    expect_redirect(&resp, "/signin?sso_error=link");
-    app.sign_in(&bob, "bob@corp.example", PASSWORD)
+    resp.expect_redirect("/signin?sso_error=link");
+    let signed_in = app
+        .sign_in(&bob, "bob@corp.example", PASSWORD)
         .await
         .expect_status(200);
+    assert_eq!(
+        redirect_of(&signed_in).as_deref(),
+        Some("/sso/link"),
+        "{:?}",
+        signed_in.headers
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM sso_identities").await, 1);
+    let asked = app.get(&bob, "/sso/link", &[]).await.expect_status(200);
+    assert!(
+        asked.body.contains("Corp")
+            && asked.body.contains("bob@corp.example")
+            && asked.body.contains("127.0.0.1")
+            && asked.body.contains("Don&#39;t link") | asked.body.contains("Don't link"),
+        "{}",
+        asked.body
+    );
+    let linked = bob
+        .post(app.url("/sso/link"))
+        .form(&[("decision", "link")])
+        .send()
+        .await
+        .expect("POST /sso/link");
+    assert_eq!(linked.status(), 303);
     assert_eq!(app.count("SELECT COUNT(*) FROM sso_identities").await, 2);
     assert_eq!(audit_actions(&app, "user.sso_linked").await, 1);
     // From now on the provider signs Bob in (a member of Corp? No: linking gives no
     // membership; he joins Corp only by invitation).
     let (_, resp) = sso_sign_in(&app, "bob").await;
-    expect_redirect(&resp, "/signin?sso_error=not_member");
+    resp.expect_redirect("/signin?sso_error=not_member");
     app.add_existing_member(&owner, org_id, &bob_password, "bob@corp.example", "user")
         .await;
     let (bob_sso, resp) = sso_sign_in(&app, "bob").await;
-    expect_redirect(&resp, "/");
+    resp.expect_redirect("/");
     assert_eq!(app.session(&bob_sso).await["email"], "bob@corp.example");
     assert_eq!(audit_actions(&app, "user.sso_sign_in").await, 3);
 }
@@ -312,7 +346,7 @@ async fn the_provider_answer_is_validated(app: TestApp) {
         ("unverified", "failed", "email"),
     ] {
         let (browser, resp) = sso_sign_in(&app, login).await;
-        expect_redirect(&resp, &format!("/signin?sso_error={error}"));
+        resp.expect_redirect(&format!("/signin?sso_error={error}"));
         assert_eq!(app.session(&browser).await, Value::Null, "{login}");
         let logged = app
             .count(&format!(
@@ -331,10 +365,9 @@ async fn the_provider_answer_is_validated(app: TestApp) {
         "outsider",
     )
     .await;
-    expect_redirect(
-        &arrive(&browser, &callback).await,
-        "/signin?sso_error=domain",
-    );
+    arrive(&browser, &callback)
+        .await
+        .expect_redirect("/signin?sso_error=domain");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM users WHERE email_normalized LIKE '%elsewhere%'")
             .await,
@@ -348,7 +381,7 @@ async fn the_provider_answer_is_validated(app: TestApp) {
             &[],
         )
         .await;
-    expect_redirect(&resp, "/signin?sso_error=no_provider");
+    resp.expect_redirect("/signin?sso_error=no_provider");
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1);
 }
 
@@ -364,27 +397,24 @@ async fn a_round_trip_is_good_once_and_only_in_the_browser_that_started_it(app: 
     .await;
     // Another browser (a link planted by someone else): refused, and it uses nothing up.
     let other = app.new_client();
-    expect_redirect(
-        &arrive(&other, &callback).await,
-        "/signin?sso_error=expired",
-    );
+    arrive(&other, &callback)
+        .await
+        .expect_redirect("/signin?sso_error=expired");
     assert_eq!(app.session(&other).await, Value::Null);
-    expect_redirect(&arrive(&browser, &callback).await, "/");
+    arrive(&browser, &callback).await.expect_redirect("/");
     // Replayed: the round trip is gone.
     let replay = app.new_client();
-    expect_redirect(
-        &arrive(&browser, &callback).await,
-        "/signin?sso_error=expired",
-    );
-    expect_redirect(
-        &arrive(&replay, &callback).await,
-        "/signin?sso_error=expired",
-    );
+    arrive(&browser, &callback)
+        .await
+        .expect_redirect("/signin?sso_error=expired");
+    arrive(&replay, &callback)
+        .await
+        .expect_redirect("/signin?sso_error=expired");
     // A state that was never issued.
     let resp = app
         .get(&browser, "/sso/callback?code=abc&state=forged", &[])
         .await;
-    expect_redirect(&resp, "/signin?sso_error=expired");
+    resp.expect_redirect("/signin?sso_error=expired");
 }
 
 async fn test_connection_reports_the_failed_step_and_gates_require(app: TestApp) {
@@ -398,7 +428,7 @@ async fn test_connection_reports_the_failed_step_and_gates_require(app: TestApp)
         .expect_status(200);
     let callback =
         through_provider(&app, &owner, &format!("/sso/test?org={org_id}"), "owner").await;
-    expect_redirect(&arrive(&owner, &callback).await, "/settings");
+    arrive(&owner, &callback).await.expect_redirect("/settings");
     let shown = settings(&app, &owner, org_id).await;
     let error = shown["connection"]["test_error"]
         .as_str()
@@ -416,7 +446,7 @@ async fn test_connection_reports_the_failed_step_and_gates_require(app: TestApp)
         .expect_status(200);
     let callback =
         through_provider(&app, &owner, &format!("/sso/test?org={org_id}"), "owner").await;
-    expect_redirect(&arrive(&owner, &callback).await, "/settings");
+    arrive(&owner, &callback).await.expect_redirect("/settings");
     let shown = settings(&app, &owner, org_id).await;
     assert_eq!(shown["connection"]["test_error"], Value::Null, "{shown}");
     assert!(shown["connection"]["tested"].is_string(), "{shown}");
@@ -439,10 +469,13 @@ async fn test_connection_reports_the_failed_step_and_gates_require(app: TestApp)
     let (admin, _) = app
         .add_member(&owner, org_id, "admin@corp.example", "admin")
         .await;
-    let resp = app
-        .get(&admin, &format!("/sso/test?org={org_id}"), &[])
-        .await;
-    assert_eq!(resp.status, 403, "{}", resp.body);
+    let resp = admin
+        .post(app.url("/sso/test"))
+        .form(&[("org", org_id.to_string())])
+        .send()
+        .await
+        .expect("POST /sso/test");
+    assert_eq!(resp.status(), 403, "an Admin's Test connection");
 }
 
 async fn required_sso_blocks_password_sessions_but_not_owners_or_api_keys(app: TestApp) {
@@ -464,7 +497,7 @@ async fn required_sso_blocks_password_sessions_but_not_owners_or_api_keys(app: T
         .await
         .expect_error(403, "sso_required", None);
     let page = app.get(&carol, "/members", &[]).await;
-    expect_redirect(&page, &format!("/sso/start?org={org_id}&next=%2Fmembers"));
+    page.expect_redirect(&format!("/sso/start?org={org_id}&next=%2Fmembers"));
     // The API key of a member still works.
     app.api("GET", "/api/v1/me", Some(&key), None)
         .await
@@ -499,30 +532,30 @@ async fn the_second_step_stays_unless_the_provider_mfa_counts(app: TestApp) {
     common::two_factor::enable(&app, &mia).await;
     // The provider says it checked MFA, but the organization has not said that counts.
     let (_, resp) = sso_sign_in(&app, "mfa").await;
-    expect_redirect(&resp, "/signin/two-factor");
+    resp.expect_redirect("/signin/two-factor");
     assert!(resp.session_cookie().is_none());
     connect(&app, &owner, org_id, &provider.issuer, "", "on")
         .await
         .expect_status(200);
     let (mia_again, resp) = sso_sign_in(&app, "mfa").await;
-    expect_redirect(&resp, "/");
+    resp.expect_redirect("/");
     let session = app.session(&mia_again).await;
     assert_eq!(session["email"], "mfa@corp.example", "{session}");
     // Alice's provider sign-in was a password only: no MFA to count.
     let (alice, _) = sso_sign_in(&app, "alice").await;
     common::two_factor::enable(&app, &alice).await;
     let (_, resp) = sso_sign_in(&app, "alice").await;
-    expect_redirect(&resp, "/signin/two-factor");
+    resp.expect_redirect("/signin/two-factor");
 }
 
 async fn a_key_rotation_at_the_provider_is_picked_up(app: TestApp) {
     let (_owner, _org_id, mut provider) = setup(&app).await;
     let (_, resp) = sso_sign_in(&app, "alice").await;
-    expect_redirect(&resp, "/");
+    resp.expect_redirect("/");
     // New signing key; Gatehouse holds the old key set in its cache.
     provider.rotate_keys().await;
     let (alice, resp) = sso_sign_in(&app, "alice").await;
-    expect_redirect(&resp, "/");
+    resp.expect_redirect("/");
     assert_eq!(app.session(&alice).await["email"], "alice@corp.example");
 }
 
@@ -534,42 +567,30 @@ async fn starts_are_limited_per_client_address() {
         .expect("sqlite app");
     let (_owner, _org_id, _provider) = setup(&app).await;
     let browser = app.new_client();
-    // The sign-in page's form gets a page that moves on to the provider (the pages'
-    // `form-action 'self'` would stop a redirect), with the address escaped for HTML.
-    let page = app
-        .get(
-            &browser,
-            "/sso/start?email=alice@corp.example&via=form",
-            &[],
-        )
-        .await
-        .expect_status(200);
-    assert!(
-        page.body
-            .contains("http-equiv=\"refresh\" content=\"0;url=http://127.0.0.1:")
-            && page.body.contains("&amp;state=")
-            && !page.body.contains("&state="),
-        "{}",
-        page.body
-    );
-    assert!(page
-        .header("set-cookie")
-        .is_some_and(|c| c.starts_with("gatehouse_sso=")));
-    for _ in 0..1 {
-        let resp = app
-            .get(&browser, "/sso/start?email=alice@corp.example", &[])
-            .await;
-        assert_eq!(resp.status, 303, "{}", resp.request);
+    let start = || {
+        browser
+            .post(app.url("/sso/start"))
+            .form(&[("email", "alice@corp.example"), ("next", "/members")])
+            .send()
+    };
+    // The form's answer is a page that moves on to the provider (the pages' `form-action
+    // 'self'` would stop a redirect), with the address escaped for HTML.
+    for _ in 0..2 {
+        let page = Resp::from("POST /sso/start".into(), start().await).await;
+        assert_eq!(page.status, 200, "{}", page.body);
         assert!(
-            resp.header("location")
-                .is_some_and(|l| l.starts_with("http://127.0.0.1")),
-            "to the provider: {:?}",
-            resp.header("location")
+            page.body
+                .contains("http-equiv=\"refresh\" content=\"0;url=http://127.0.0.1:")
+                && page.body.contains("&amp;state=")
+                && !page.body.contains("&state="),
+            "{}",
+            page.body
         );
+        assert!(page
+            .header("set-cookie")
+            .is_some_and(|c| c.starts_with("gatehouse_sso=")));
     }
-    let resp = app
-        .get(&browser, "/sso/start?email=alice@corp.example", &[])
-        .await;
-    expect_redirect(&resp, "/signin?sso_error=rate_limited");
+    let resp = Resp::from("POST /sso/start".into(), start().await).await;
+    resp.expect_redirect("/signin?sso_error=rate_limited");
     assert_eq!(app.count("SELECT COUNT(*) FROM sso_logins").await, 2);
 }

@@ -30,7 +30,10 @@ pub async fn create_api_key(
 ) -> Result<CreatedKey, AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
-    crate::auth::server::require_recent_auth(&state, session.authenticated_at)?;
+    // A key acts in its organization: every policy of that organization (single sign-on, 2FA,
+    // step-up) holds for making one, as for any other door into it.
+    let actor = crate::auth::server::org_actor(&state, org_id).await?;
+    crate::auth::server::require_recent_auth(&state, actor.authenticated_at)?;
     let scopes = ScopeSet::parse(scopes.split_whitespace())?;
     let expiry = Expiry::parse(&expiry)?;
     server::create(&state, &session, meta.ip, org_id, &name, scopes, expiry).await

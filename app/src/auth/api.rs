@@ -46,7 +46,8 @@ pub async fn sign_up(
     let (user_id, org_id) =
         auth::store::create_user_with_org(&state, &name, &email, &hash, &org_name, &meta.ip)
             .await?;
-    auth::start_session(&state, &meta, user_id, Some(org_id)).await?;
+    let proof = auth::proof::Proof::new(&[auth::proof::Method::Password], None);
+    auth::start_session(&state, &meta, user_id, Some(org_id), &proof).await?;
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -75,9 +76,11 @@ pub async fn sign_in(
         leptos_axum::redirect("/signin/two-factor");
         return Ok(());
     }
-    auth::start_session(&state, &meta, user_id, None).await?;
-    crate::sso::server::after_password_sign_in(&state, &meta, user_id).await?;
-    leptos_axum::redirect(next.as_deref().unwrap_or("/"));
+    let proof = auth::proof::Proof::new(&[auth::proof::Method::Password], None);
+    auth::start_session(&state, &meta, user_id, None, &proof).await?;
+    // An SSO identity waiting to be linked to this account: its own page asks first.
+    let link = crate::sso::server::after_password_sign_in(&state, &meta, user_id).await?;
+    leptos_axum::redirect(link.as_deref().or(next.as_deref()).unwrap_or("/"));
     Ok(())
 }
 

@@ -14,6 +14,9 @@ pub struct SessionInfo {
     pub two_factor_enabled: bool,
     /// An authenticator app is set up (Confirm access asks for its code).
     pub authenticator_app: bool,
+    /// The user has a security key or passkey (a step-up can ask for a touch of it).
+    #[serde(default)]
+    pub passkeys: bool,
     /// Organizations that asked this user (Notify) to turn on 2FA, while it is off.
     pub two_factor_notices: Vec<String>,
     /// One of the user's API keys expires soon ("in 6 days"): the warning they have not
@@ -36,4 +39,19 @@ pub struct OrgSummary {
     /// provider (never for Owners, who keep a password path).
     #[serde(default)]
     pub sso_required: bool,
+    /// What this session must still prove before acting here (see [`StepUp`]).
+    #[serde(default)]
+    pub step_up: Option<StepUp>,
+}
+
+/// What an organization asks of a session that is signed in but was not proven enough for
+/// it: Gatehouse's own second factor (the session came through another organization's
+/// provider, whose multi-factor authentication counts only there), or a security key or
+/// passkey (the organization accepts those only, and the session used an app code or a
+/// recovery code). Asked in place, without signing in again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepUp {
+    SecondFactor,
+    SecurityKey,
 }

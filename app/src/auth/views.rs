@@ -72,7 +72,10 @@ pub fn SignUpPage() -> impl IntoView {
 /// password, and a code when 2FA is on. Once confirmed, the person submits the form again.
 /// `id` tells this prompt's fields apart from another prompt's on the same page.
 #[component]
-pub fn ConfirmAccessPrompt(#[prop(into)] asked: Signal<bool>, id: &'static str) -> impl IntoView {
+pub fn ConfirmAccessPrompt(
+    #[prop(into)] asked: Signal<Option<crate::forms::Ask>>,
+    id: &'static str,
+) -> impl IntoView {
     let confirm = ServerAction::<ConfirmAccess>::new();
     let two_factor = crate::layout::session_now()
         .ok()
@@ -88,10 +91,15 @@ pub fn ConfirmAccessPrompt(#[prop(into)] asked: Signal<bool>, id: &'static str) 
     focus_when_shown(password);
     focus_when_shown(done);
     view! {
-        <Show when=move || asked.get()>
+        <Show when=move || asked.get().is_some()>
             <div class="confirm-access" role="group" aria-labelledby=title_id.clone()>
                 <h4 id=title_id.clone()>"Confirm access"</h4>
-                {move || if confirmed.get() {
+                {move || if let Some(crate::forms::Ask::StepUp { security_key }) = asked.get() {
+                    view! {
+                        <p class="muted">"This changes your account, and this session was not signed in with your own second factor. Confirm it is you with it, then submit the form above again."</p>
+                        <crate::two_factor::step_up::views::StepUpPrompt security_key id=id/>
+                    }.into_any()
+                } else if confirmed.get() {
                     view! { <p class="notice" role="status" tabindex="-1" node_ref=done>"Confirmed. Submit the form above again to continue."</p> }.into_any()
                 } else {
                     view! {

@@ -459,7 +459,8 @@ pub async fn accept_as_new_user(
     add_member(&mut tx, org_id, user_id, role, now).await?;
     record_accepted(&mut tx, state, meta, org_id, user_id, role).await?;
     tx.commit().await?;
-    auth::start_session(state, meta, user_id, Some(org_id)).await?;
+    let proof = auth::proof::Proof::new(&[auth::proof::Method::Password], None);
+    auth::start_session(state, meta, user_id, Some(org_id), &proof).await?;
     Ok(org_id)
 }
 

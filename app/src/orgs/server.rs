@@ -59,6 +59,8 @@ pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSumma
                 two_factor_notice: row.i64(3)? == 1,
                 two_factor: standing.compliance(now),
                 security_keys_only: standing.security_keys_only(),
+                // The session decides what it still has to prove (Session::orgs).
+                step_up: None,
             })
         })
         .collect()

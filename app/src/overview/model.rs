@@ -21,4 +21,7 @@ pub struct Overview {
     pub org_keys_expiring: Option<Vec<ExpiringKey>>,
     /// The viewer's own keys in this organization that expire within 7 days.
     pub my_keys_expiring: Vec<ExpiringKey>,
+    /// Owners: verified domains another organization took over (domain, when).
+    #[serde(default)]
+    pub domains_taken_over: Option<Vec<(String, String)>>,
 }

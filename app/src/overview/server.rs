@@ -46,6 +46,7 @@ pub async fn load(state: &AppState, actor: &Actor) -> Result<Overview, AppError>
         recent_events,
         org_keys_expiring,
         my_keys_expiring,
+        domains_taken_over,
     ) = tokio::try_join!(
         part(
             allows(role, Action::ViewMembers),
@@ -66,6 +67,10 @@ pub async fn load(state: &AppState, actor: &Actor) -> Result<Overview, AppError>
         }),
         part(administers, expiring(state, actor.org_id, None)),
         expiring(state, actor.org_id, Some(actor.user_id)),
+        part(
+            allows(role, Action::ManageOrganization),
+            crate::domains::server::taken_over(state, actor.org_id)
+        ),
     )?;
     Ok(Overview {
         members,
@@ -75,5 +80,6 @@ pub async fn load(state: &AppState, actor: &Actor) -> Result<Overview, AppError>
         recent_events,
         org_keys_expiring,
         my_keys_expiring,
+        domains_taken_over,
     })
 }

@@ -29,6 +29,18 @@ pub fn OverviewCards(org_id: i64) -> impl IntoView {
 fn Cards(o: Overview) -> impl IntoView {
     view! {
         <div class="overview" data-testid="overview">
+            {o.domains_taken_over.filter(|d| !d.is_empty()).map(|lost| {
+                let items = lost.into_iter().map(|(domain, at)| view! {
+                    <li>{format!("{domain} is no longer verified for this organization: another organization proved control of it on {at}. Single sign-on does not route it until you verify it again.")}</li>
+                }).collect_view();
+                view! {
+                    <section class="card wide notice warn" role="alert" data-testid="domains-taken-over">
+                        <h2>"Verified domains"</h2>
+                        <ul class="plain">{items}</ul>
+                        <p><A href="/settings#domains">"Verified domains"</A></p>
+                    </section>
+                }
+            })}
             {o.members.map(|m| view! { <MembersCard m/> })}
             {o.scan_usage.map(|usage| view! { <ScansCard usage recent=o.recent_scans.unwrap_or_default()/> })}
             {o.failing_integrations.map(|failing| {

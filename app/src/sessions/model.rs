@@ -10,6 +10,10 @@ pub struct SessionEntry {
     pub device: String,
     pub ip: Option<String>,
     pub signed_in: String,
+    /// How it was proven: "Password and authenticator app", "Single sign-on (Corp) and the
+    /// provider's multi-factor authentication".
+    #[serde(default)]
+    pub signed_in_with: String,
     pub last_seen: String,
     /// The session this page was opened with.
     pub current: bool,

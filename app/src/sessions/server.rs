@@ -27,6 +27,9 @@ struct Row {
     ip: Option<String>,
     created_at: i64,
     last_seen_at: i64,
+    methods: String,
+    sso_org_id: Option<i64>,
+    sso_org_name: Option<String>,
 }
 
 /// The user's live sessions (not past their absolute or idle expiry).
@@ -34,9 +37,11 @@ pub async fn list(state: &AppState, session: &Session) -> Result<Vec<SessionEntr
     let now = state.now();
     let idle = state.settings.session_idle.as_secs() as i64;
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id_hash, user_agent, ip, created_at, last_seen_at FROM sessions
-         WHERE user_id = $1 AND expires_at > $2 AND last_seen_at > $3
-         ORDER BY last_seen_at DESC, created_at DESC LIMIT $4",
+        "SELECT s.id_hash, s.user_agent, s.ip, s.created_at, s.last_seen_at, s.methods,
+                s.sso_org_id, o.name AS sso_org_name
+         FROM sessions s LEFT JOIN organizations o ON o.id = s.sso_org_id
+         WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3
+         ORDER BY s.last_seen_at DESC, s.created_at DESC LIMIT $4",
     )
     .bind(session.user_id)
     .bind(now)
@@ -52,6 +57,8 @@ pub async fn list(state: &AppState, session: &Session) -> Result<Vec<SessionEntr
             id: row.id_hash,
             ip: row.ip,
             signed_in: crate::orgs::server::date_time(row.created_at),
+            signed_in_with: crate::auth::server::proof::Proof::parse(&row.methods, row.sso_org_id)
+                .describe(row.sso_org_name.as_deref()),
             last_seen: crate::orgs::server::date_time(row.last_seen_at),
         })
         .collect())

@@ -56,6 +56,7 @@ fn SessionsTable(
                         {s.current.then(|| view! { " " <span class="badge">"This session"</span> })}</td>
                     <td>{s.ip.unwrap_or_else(|| "—".to_string())}</td>
                     <td>{s.signed_in}</td>
+                    <td data-testid="session-methods">{s.signed_in_with}</td>
                     <td>{s.last_seen}</td>
                     <td>{(!s.current).then(|| view! {
                         <button type="button" class="button small secondary" aria-label=label
@@ -71,6 +72,7 @@ fn SessionsTable(
                 <th scope="col">"Browser"</th>
                 <th scope="col">"Address"</th>
                 <th scope="col">"Signed in"</th>
+                <th scope="col">"Signed in with"</th>
                 <th scope="col">"Last seen"</th>
                 <th scope="col"><span class="visually-hidden">"Sign out"</span></th>
             </tr></thead>

@@ -11,8 +11,10 @@ use {super::server, crate::auth::server::org_actor, crate::state::from_context a
 #[server(endpoint = "org/sso")]
 pub async fn get_sso_settings(org_id: i64) -> Result<SsoSettings, AppError> {
     let state = state()?;
+    // Read before any await: the request's context is not kept across them.
+    let host = crate::auth::server::request_meta(&state).host;
     let actor = org_actor(&state, org_id).await?;
-    server::settings(&state, &actor).await
+    server::settings(&state, &actor, host.as_deref()).await
 }
 
 /// Connects the identity provider, or changes the connection. An empty `client_secret`
@@ -29,6 +31,8 @@ pub async fn save_sso_settings(
 ) -> Result<(), AppError> {
     let state = state()?;
     let actor = org_actor(&state, org_id).await?;
+    crate::policy::authorize(actor.role, crate::policy::Action::ManageOrganization)?;
+    crate::auth::server::require_recent_auth(&state, actor.authenticated_at)?;
     let form = server::ConnectionForm::parse(
         &state,
         &issuer,
@@ -46,6 +50,7 @@ pub async fn save_sso_settings(
 pub async fn remove_sso(org_id: i64) -> Result<(), AppError> {
     let state = state()?;
     let actor = org_actor(&state, org_id).await?;
+    crate::policy::authorize(actor.role, crate::policy::Action::ManageOrganization)?;
     crate::auth::server::require_recent_auth(&state, actor.authenticated_at)?;
     server::remove(&state, &actor).await
 }
@@ -55,6 +60,7 @@ pub async fn remove_sso(org_id: i64) -> Result<(), AppError> {
 pub async fn set_sso_required(org_id: i64, required: String) -> Result<(), AppError> {
     let state = state()?;
     let actor = org_actor(&state, org_id).await?;
+    crate::policy::authorize(actor.role, crate::policy::Action::ManageOrganization)?;
     crate::auth::server::require_recent_auth(&state, actor.authenticated_at)?;
     server::set_required(&state, &actor, required == "true").await
 }

@@ -1,6 +1,6 @@
 //! What the Single sign-on panel shows and sends.
 
-use crate::domain::Role;
+use crate::domain::{DomainName, Role};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,9 @@ pub struct SsoSettings {
     /// Register this at the provider as the redirect (callback) URI.
     pub redirect_uri: String,
     pub connection: Option<SsoConnection>,
+    /// Why Test connection cannot work from the address the panel was opened at.
+    #[serde(default)]
+    pub opened_elsewhere: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +21,10 @@ pub struct SsoConnection {
     pub issuer: String,
     pub client_id: String,
     pub allowed_domains: Vec<String>,
+    /// Allowed domains this organization has not verified (or lost): they route nobody and
+    /// make no accounts until verified.
+    #[serde(default)]
+    pub unverified_domains: Vec<String>,
     pub default_role: Role,
     pub provider_mfa: bool,
     pub required: bool,
@@ -40,22 +47,11 @@ impl EmailDomains {
         let mut domains: Vec<String> = Vec::new();
         for item in raw
             .split(|c: char| c == ',' || c.is_whitespace())
-            .map(|d| d.trim().trim_start_matches('@').trim_end_matches('.'))
-            .filter(|d| !d.is_empty())
+            .filter(|d| !d.trim().is_empty())
         {
-            let domain = item.to_ascii_lowercase();
-            let label_ok = |l: &str| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            };
-            if domain.len() > 253 || !domain.contains('.') || !domain.split('.').all(label_ok) {
-                return Err(invalid(format!(
-                    "{item:?} is not an email domain like example.com."
-                )));
-            }
+            let domain = DomainName::parse_for(item, "allowed_domains")?
+                .as_str()
+                .to_string();
             if !domains.contains(&domain) {
                 domains.push(domain);
             }
@@ -100,7 +96,8 @@ pub fn sign_in_error_message(code: &str) -> Option<&'static str> {
         "not_member" => "You are no longer a member of this organization. Ask its admins for an invitation.",
         "seats" => "All seats of this organization's plan are taken. Ask its Owner to add seats.",
         "rate_limited" => "Too many single sign-on attempts from your address. Try again in a few minutes.",
-        "link" => "An account with your email exists. Sign in with its password once to link it to single sign-on.",
+        "link" => "An account with your email exists. Sign in with its password; Gatehouse then asks whether to link it to single sign-on.",
+        "mixed_up" => "Single sign-on was refused: the answer did not come from this organization's identity provider. Start again from Gatehouse's sign-in page.",
         _ => return None,
     })
 }

@@ -21,9 +21,15 @@ pub const LINK_COOKIE: &str = "gatehouse_sso_link";
 /// Marks an account made through SSO: no password signs in to it (argon2 hashes start `$`).
 pub const NO_PASSWORD: &str = "!sso";
 
-/// Gatehouse's callback, to register at the provider.
-pub fn redirect_uri(state: &AppState) -> String {
-    format!("{}/sso/callback", state.base_url().trim_end_matches('/'))
+/// Gatehouse's callback for `org_id`'s connection, to register at its provider. One per
+/// connection: a provider's answer arrives where only that connection's round trips are
+/// finished, so one provider's code is never sent to another's token endpoint (the OAuth
+/// mix-up attack, RFC 9207).
+pub fn redirect_uri(state: &AppState, org_id: i64) -> String {
+    format!(
+        "{}/sso/callback/{org_id}",
+        state.base_url().trim_end_matches('/')
+    )
 }
 
 /// Where a page sends someone whose session did not come through `org_id`'s provider.
@@ -62,7 +68,7 @@ impl Connection {
             issuer: self.issuer.clone(),
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.clone(),
-            redirect_uri: redirect_uri(state),
+            redirect_uri: redirect_uri(state, self.org_id),
         }
     }
 }
@@ -108,28 +114,60 @@ async fn domains_of(state: &AppState, org_id: i64) -> Result<Vec<String>, AppErr
     Ok(rows.into_iter().map(|(d,)| d).collect())
 }
 
-/// The organization whose provider speaks for this email's domain.
+/// The organization whose provider speaks for this email's domain: the one that verified
+/// the domain, if it also lists it among its connection's allowed domains. Listing a domain
+/// alone speaks for nobody.
 pub async fn org_for_email(state: &AppState, email: &Email) -> Result<Option<i64>, AppError> {
-    let normalized = email.normalized();
-    let Some((_, domain)) = normalized.rsplit_once('@') else {
+    let Some(domain) = crate::domain::DomainName::of_email(email) else {
         return Ok(None);
     };
-    let row: Option<(i64,)> = sqlx::query_as("SELECT org_id FROM sso_domains WHERE domain = $1")
-        .bind(domain)
-        .fetch_optional(&state.db.pool)
-        .await?;
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT s.org_id FROM sso_domains s
+         JOIN org_domains d ON d.org_id = s.org_id AND d.domain = s.domain
+         JOIN sso_connections c ON c.org_id = s.org_id
+         WHERE s.domain = $1 AND d.verified_at IS NOT NULL",
+    )
+    .bind(domain.as_str())
+    .fetch_optional(&state.db.pool)
+    .await?;
     Ok(row.map(|(id,)| id))
 }
 
-/// Whether any organization here uses single sign-on (the sign-in page offers it then).
+/// Whether any organization here routes a verified domain to its provider (the sign-in page
+/// offers single sign-on then).
 pub async fn offered(state: &AppState) -> Result<bool, AppError> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT org_id FROM sso_domains LIMIT 1")
-        .fetch_optional(&state.db.pool)
-        .await?;
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT s.org_id FROM sso_domains s
+         JOIN org_domains d ON d.org_id = s.org_id AND d.domain = s.domain
+         WHERE d.verified_at IS NOT NULL LIMIT 1",
+    )
+    .fetch_optional(&state.db.pool)
+    .await?;
     Ok(row.is_some())
 }
 
-pub async fn settings(state: &AppState, actor: &Actor) -> Result<SsoSettings, AppError> {
+/// Domains of the connection that no longer route or make accounts (not verified by this
+/// organization, or taken over by another).
+async fn unverified_of(state: &AppState, org_id: i64) -> Result<Vec<String>, AppError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT s.domain FROM sso_domains s
+         LEFT JOIN org_domains d ON d.org_id = s.org_id AND d.domain = s.domain
+             AND d.verified_at IS NOT NULL
+         WHERE s.org_id = $1 AND d.id IS NULL ORDER BY s.domain",
+    )
+    .bind(org_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(d,)| d).collect())
+}
+
+/// The Owner's panel. `host` is where they opened the page: a Test connection started
+/// elsewhere than Gatehouse's own address comes back to that address without its cookie.
+pub async fn settings(
+    state: &AppState,
+    actor: &Actor,
+    host: Option<&str>,
+) -> Result<SsoSettings, AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
     type Row = (
         String,
@@ -154,6 +192,7 @@ pub async fn settings(state: &AppState, actor: &Actor) -> Result<SsoSettings, Ap
                 issuer,
                 client_id,
                 allowed_domains: domains_of(state, actor.org_id).await?,
+                unverified_domains: unverified_of(state, actor.org_id).await?,
                 default_role: role_of(&role)?,
                 provider_mfa: provider_mfa == 1,
                 required: required == 1,
@@ -164,8 +203,9 @@ pub async fn settings(state: &AppState, actor: &Actor) -> Result<SsoSettings, Ap
     };
     Ok(SsoSettings {
         org_id: actor.org_id,
-        redirect_uri: redirect_uri(state),
+        redirect_uri: redirect_uri(state, actor.org_id),
         connection,
+        opened_elsewhere: opened_elsewhere(state, host),
     })
 }
 
@@ -234,11 +274,23 @@ impl ConnectionForm {
     }
 }
 
-fn domain_taken(domain: &str) -> AppError {
-    AppError::conflict(
-        "allowed_domains",
-        format!("{domain} is used for single sign-on by another organization."),
-    )
+/// Why Test connection cannot work from where the page was opened: the provider sends the
+/// browser back to Gatehouse's own address, where the cookie set here is not sent.
+pub fn opened_elsewhere(state: &AppState, host: Option<&str>) -> Option<String> {
+    let base = state.base_url();
+    let ours = reqwest::Url::parse(&base).ok()?;
+    let ours_host = match ours.port() {
+        Some(port) => format!("{}:{port}", ours.host_str()?),
+        None => ours.host_str()?.to_string(),
+    };
+    let host = host?;
+    (!host.eq_ignore_ascii_case(&ours_host)).then(|| {
+        format!(
+            "You opened Gatehouse at {host}, but the identity provider sends people back to {base}: \
+             a sign-in started here comes back without this browser's cookie there and is refused. \
+             Open Gatehouse at {base} to test the connection."
+        )
+    })
 }
 
 /// Creates or changes the connection. A different issuer or client needs a new successful
@@ -270,16 +322,28 @@ pub async fn save(state: &AppState, actor: &Actor, form: ConnectionForm) -> Resu
         || existing
             .as_ref()
             .is_none_or(|(i, c, _)| *i != issuer || *c != form.client_id);
-    for domain in form.domains.as_slice() {
-        let owner: Option<(i64,)> =
-            sqlx::query_as("SELECT org_id FROM sso_domains WHERE domain = $1 AND org_id <> $2")
-                .bind(domain)
-                .bind(actor.org_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if owner.is_some() {
-            return Err(domain_taken(domain));
-        }
+    // Only a domain this organization proved it controls can be one its provider speaks for.
+    let verified =
+        crate::domains::server::verified_among(&mut tx, actor.org_id, form.domains.as_slice())
+            .await?;
+    let unverified: Vec<&String> = form
+        .domains
+        .as_slice()
+        .iter()
+        .filter(|d| !verified.contains(d))
+        .collect();
+    if !unverified.is_empty() {
+        let list = unverified
+            .iter()
+            .map(|d| d.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(AppError::invalid(
+            "allowed_domains",
+            format!(
+                "Verify {list} under Verified domains first: only domains this organization has proved it controls can sign people in."
+            ),
+        ));
     }
     // A new provider or client needs a new successful test, and is not required until then.
     sqlx::query(
@@ -309,19 +373,11 @@ pub async fn save(state: &AppState, actor: &Actor, form: ConnectionForm) -> Resu
         .execute(&mut *tx)
         .await?;
     for domain in form.domains.as_slice() {
-        let inserted = sqlx::query("INSERT INTO sso_domains (domain, org_id) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO sso_domains (domain, org_id) VALUES ($1, $2)")
             .bind(domain)
             .bind(actor.org_id)
             .execute(&mut *tx)
-            .await;
-        match inserted {
-            Ok(_) => {}
-            // Another organization claimed it since the check above.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(domain_taken(domain))
-            }
-            Err(e) => return Err(e.into()),
-        }
+            .await?;
     }
     audit::record(
         &mut tx,
@@ -412,6 +468,56 @@ pub async fn set_required(state: &AppState, actor: &Actor, required: bool) -> Re
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Where a round trip would go, for the page that names it and asks to continue.
+pub struct Target {
+    pub org_id: i64,
+    pub org_name: String,
+    pub issuer: String,
+}
+
+async fn target(state: &AppState, org_id: i64) -> Result<Option<Target>, AppError> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT o.name, c.issuer FROM sso_connections c JOIN organizations o ON o.id = c.org_id
+         WHERE c.org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row.map(|(org_name, issuer)| Target {
+        org_id,
+        org_name,
+        issuer,
+    }))
+}
+
+/// The provider for a work email: only through a domain its organization verified.
+pub async fn target_for_email(state: &AppState, email: &Email) -> Result<Option<Target>, AppError> {
+    match org_for_email(state, email).await? {
+        Some(org_id) => target(state, org_id).await,
+        None => Ok(None),
+    }
+}
+
+/// The provider of an organization the signed-in person belongs to (its pages send them
+/// there when it requires single sign-on). Anyone else learns nothing: an organization that
+/// does not exist, does not use single sign-on, or is not theirs answers alike.
+pub async fn target_for_member(
+    state: &AppState,
+    meta: &RequestMeta,
+    org_id: i64,
+) -> Result<Option<Target>, AppError> {
+    let Some(session) = auth::authenticate(state, meta).await? else {
+        return Ok(None);
+    };
+    if crate::orgs::server::membership(&state.db.pool, org_id, session.user_id)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    target(state, org_id).await
 }
 
 /// Why a round trip could not start or finish, and where the browser goes then.
@@ -532,6 +638,8 @@ pub struct Callback {
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The issuer of the answer (RFC 9207), from providers that send it.
+    pub iss: Option<String>,
 }
 
 /// Where a successful callback leads.
@@ -585,12 +693,15 @@ async fn take_login(state: &AppState, raw_state: &str) -> Result<Option<Login>, 
     ))
 }
 
-/// Finishes a round trip: checks everything the provider sent, then signs in (making the
-/// account just in time), asks for Gatehouse's second step, or asks for the password to link.
+/// Finishes a round trip that came back to `callback_org`'s callback (`None`: the shared
+/// callback of earlier versions): checks everything the provider sent, then signs in (making
+/// the account just in time), asks for Gatehouse's second step, or asks for the password to
+/// link.
 pub async fn finish(
     state: &AppState,
     meta: &RequestMeta,
     callback: &Callback,
+    callback_org: Option<i64>,
 ) -> Result<Landing, Refused> {
     let raw_state = callback
         .state
@@ -603,6 +714,39 @@ pub async fn finish(
     let conn = connection(state, login.org_id)
         .await?
         .ok_or(Refused::SignIn("no_provider"))?;
+    // Mix-up (RFC 9207): the answer must come from the provider this round trip went to. Its
+    // own callback says so; the shared callback of earlier versions only with the `iss` the
+    // provider sent.
+    let issuer_matches = |iss: &str| iss.trim_end_matches('/') == conn.issuer.trim_end_matches('/');
+    let mixed_up = match (callback_org, callback.iss.as_deref()) {
+        (Some(org), iss) => org != login.org_id || iss.is_some_and(|i| !issuer_matches(i)),
+        (None, Some(iss)) => !issuer_matches(iss),
+        (None, None) => true,
+    };
+    if mixed_up {
+        tracing::warn!(
+            org_id = login.org_id,
+            ?callback_org,
+            iss = ?callback.iss,
+            "a provider's answer arrived for another connection's round trip"
+        );
+        audit_failure(
+            state,
+            meta,
+            login.org_id,
+            serde_json::json!({
+                "step": "issuer",
+                "error": "the answer did not come from this organization's provider \
+                          (or came to another connection's redirect URI)",
+            }),
+        )
+        .await?;
+        return Err(if tester.is_some() {
+            Refused::Test
+        } else {
+            Refused::SignIn("mixed_up")
+        });
+    }
     let result = match (&callback.error, &callback.code) {
         (Some(error), _) => Err(Failure::Token(format!(
             "the provider answered {error}{}",
@@ -632,14 +776,11 @@ pub async fn finish(
                 record_test(state, login.org_id, user_id, Err(&failure)).await?;
                 return Err(Refused::Test);
             }
-            audit::record_event(
+            audit_failure(
                 state,
-                audit::Event::new("user.sso_sign_in_failed", format!("org:{}", login.org_id))
-                    .org(login.org_id)
-                    .ip(meta.ip.clone())
-                    .details(
-                        serde_json::json!({"step": failure.step(), "error": failure.to_string()}),
-                    ),
+                meta,
+                login.org_id,
+                serde_json::json!({"step": failure.step(), "error": failure.to_string()}),
             )
             .await?;
             return Err(Refused::SignIn(if callback.error.is_some() {
@@ -651,14 +792,25 @@ pub async fn finish(
     };
     let email = Email::parse(&identity.email).map_err(|_| Refused::SignIn("failed"))?;
     if org_for_email(state, &email).await? != Some(login.org_id) {
+        let failure = Failure::EmailClaim(format!(
+            "{} is not in one of this organization's verified allowed domains",
+            identity.email
+        ));
         if let Some(user_id) = tester {
-            let failure = Failure::EmailClaim(format!(
-                "{} is not in one of the allowed domains",
-                identity.email
-            ));
             record_test(state, login.org_id, user_id, Err(&failure)).await?;
             return Err(Refused::Test);
         }
+        audit_failure(
+            state,
+            meta,
+            login.org_id,
+            serde_json::json!({
+                "step": failure.step(),
+                "error": failure.to_string(),
+                "email": identity.email,
+            }),
+        )
+        .await?;
         return Err(Refused::SignIn("domain"));
     }
     if let Some(user_id) = tester {
@@ -666,6 +818,23 @@ pub async fn finish(
         return Ok(Landing::Tested);
     }
     sign_in(state, meta, &conn, &identity, &email, login.next_path).await
+}
+
+/// A sign-in through `org_id`'s provider that was refused, in that organization's audit log.
+async fn audit_failure(
+    state: &AppState,
+    meta: &RequestMeta,
+    org_id: i64,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    audit::record_event(
+        state,
+        audit::Event::new("user.sso_sign_in_failed", format!("org:{org_id}"))
+            .org(org_id)
+            .ip(meta.ip.clone())
+            .details(details),
+    )
+    .await
 }
 
 async fn sign_in(
@@ -708,8 +877,9 @@ async fn sign_in(
             Some(existing) => {
                 let token = new_token();
                 sqlx::query(
-                    "INSERT INTO sso_pending_links (token_hash, org_id, issuer, subject, user_id, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO sso_pending_links (token_hash, org_id, issuer, subject, user_id,
+                                                    expires_at, email)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(auth::token_hash(&token))
                 .bind(org_id)
@@ -717,6 +887,7 @@ async fn sign_in(
                 .bind(&identity.subject)
                 .bind(existing.user_id)
                 .bind(now + LINK_SECS)
+                .bind(email.as_str())
                 .execute(&state.db.pool)
                 .await?;
                 return Ok(Landing::LinkWithPassword { link_token: token });
@@ -759,8 +930,11 @@ async fn sign_in(
             challenge_token: token,
         });
     }
-    let session_token =
-        auth::open_session(state, meta, user_id, Some(org_id), Some(org_id)).await?;
+    let mut proof = auth::proof::Proof::new(&[auth::proof::Method::Sso], Some(org_id));
+    if provider_mfa {
+        proof = proof.with(auth::proof::Method::SsoMfa);
+    }
+    let session_token = auth::open_session(state, meta, user_id, Some(org_id), &proof).await?;
     Ok(Landing::SignedIn {
         session_token,
         next: next
@@ -835,24 +1009,65 @@ async fn create_account(
     Ok(user_id)
 }
 
-/// After a password sign-in finished (with its second step, if any): links a waiting
-/// identity, and audits an Owner's break-glass sign-in.
+/// After a password sign-in finished (with its second step, if any): audits an Owner's
+/// break-glass sign-in, and answers `/sso/link` when an identity waits to be linked to this
+/// very account. Nothing is linked here: that page names the organization and the provider
+/// and asks (a link planted in this browser by someone else's sign-in is never taken
+/// silently).
 pub async fn after_password_sign_in(
     state: &AppState,
     meta: &RequestMeta,
     user_id: i64,
-) -> Result<(), AppError> {
-    complete_link(state, meta, user_id).await?;
-    audit_break_glass(state, meta, user_id).await
+) -> Result<Option<String>, AppError> {
+    audit_break_glass(state, meta, user_id).await?;
+    Ok(pending_link(state, meta, user_id)
+        .await?
+        .map(|_| "/sso/link".to_string()))
 }
 
-/// Links the identity that waited for this account, if the browser carries one for this very
-/// user.
-async fn complete_link(state: &AppState, meta: &RequestMeta, user_id: i64) -> Result<(), AppError> {
+/// An identity waiting in this browser to be linked to `user_id`.
+pub struct PendingLink {
+    pub org_name: String,
+    pub issuer: String,
+    pub email: String,
+}
+
+pub async fn pending_link(
+    state: &AppState,
+    meta: &RequestMeta,
+    user_id: i64,
+) -> Result<Option<PendingLink>, AppError> {
     let Some(token) = &meta.sso_link_token else {
-        return Ok(());
+        return Ok(None);
     };
-    auth::set_cookie(state, LINK_COOKIE, "", 0);
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT o.name, l.issuer, l.email FROM sso_pending_links l
+         JOIN organizations o ON o.id = l.org_id
+         WHERE l.token_hash = $1 AND l.user_id = $2 AND l.expires_at > $3",
+    )
+    .bind(auth::token_hash(token))
+    .bind(user_id)
+    .bind(state.now())
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row.map(|(org_name, issuer, email)| PendingLink {
+        org_name,
+        issuer,
+        email: email.unwrap_or_default(),
+    }))
+}
+
+/// The person's answer on `/sso/link`: links the identity that waited for this account (if
+/// the browser carries one for this very user), or drops it. Answers whether it linked.
+pub async fn decide_link(
+    state: &AppState,
+    meta: &RequestMeta,
+    user_id: i64,
+    link: bool,
+) -> Result<bool, AppError> {
+    let Some(token) = &meta.sso_link_token else {
+        return Ok(false);
+    };
     let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
         "DELETE FROM sso_pending_links WHERE token_hash = $1
          RETURNING org_id, issuer, subject, user_id, expires_at",
@@ -861,10 +1076,10 @@ async fn complete_link(state: &AppState, meta: &RequestMeta, user_id: i64) -> Re
     .fetch_optional(&state.db.pool)
     .await?;
     let Some((org_id, issuer, subject, owner, expires_at)) = row else {
-        return Ok(());
+        return Ok(false);
     };
-    if owner != user_id || expires_at <= state.now() {
-        return Ok(());
+    if !link || owner != user_id || expires_at <= state.now() {
+        return Ok(false);
     }
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
@@ -880,7 +1095,8 @@ async fn complete_link(state: &AppState, meta: &RequestMeta, user_id: i64) -> Re
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    if inserted.rows_affected() == 1 {
+    let linked = inserted.rows_affected() == 1;
+    if linked {
         audit::record(
             &mut tx,
             state,
@@ -893,7 +1109,7 @@ async fn complete_link(state: &AppState, meta: &RequestMeta, user_id: i64) -> Re
         .await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(linked)
 }
 
 /// A password sign-in by an Owner of organizations that require SSO: their break-glass path,

@@ -80,7 +80,11 @@ fn SsoForm(
             <code>"openid email profile"</code>":"
         </p>
         <p><code class="redirect-uri" data-testid="sso-redirect-uri">{settings.redirect_uri.clone()}</code></p>
-        {conn.clone().map(|c| view! { <ConnectionStatus org_id conn=c require remove/> })}
+        {settings.opened_elsewhere.clone().map(|why| view! { <p class="notice warn" data-testid="sso-opened-elsewhere">{why}</p> })}
+        {conn.clone().map(|c| {
+            let testable = settings.opened_elsewhere.is_none();
+            view! { <ConnectionStatus org_id conn=c testable require remove/> }
+        })}
         <ActionForm action=save>
             <input type="hidden" name="org_id" value=org_id.to_string()/>
             <Field label="Issuer URL" name="issuer" kind="url" value=issuer error=field_error(save.value(), "issuer")/>
@@ -88,6 +92,7 @@ fn SsoForm(
             <Field label="Client secret" name="client_secret" kind="password" autocomplete="new-password" required=conn.is_none() error=field_error(save.value(), "client_secret")/>
             <p class="hint">{secret_hint}</p>
             <Field label="Allowed email domains" name="allowed_domains" value=domains error=field_error(save.value(), "allowed_domains")/>
+            <p class="hint">"Each must be one of this organization's verified domains (above)."</p>
             <div class="field">
                 <label for="sso-default-role">"Role for people who arrive through single sign-on for the first time"</label>
                 <select id="sso-default-role" name="default_role">{roles}</select>
@@ -101,6 +106,7 @@ fn SsoForm(
             <p class="form-error" role="alert">{move || general_error(save.value(), &["issuer", "client_id", "client_secret", "allowed_domains", "default_role"]).get()}</p>
             <button type="submit" class="button">{if conn.is_some() { "Save" } else { "Connect" }}</button>
         </ActionForm>
+        <crate::auth::views::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(save.value()) id="sso-save-confirm"/>
         <p class="muted">
             "Removing someone at the provider does not remove them here: remove them from Members too "
             "(provisioning is not part of Gatehouse yet). API keys keep working for people who are still members."
@@ -112,11 +118,17 @@ fn SsoForm(
 fn ConnectionStatus(
     org_id: i64,
     conn: SsoConnection,
+    testable: bool,
     require: ServerAction<SetSsoRequired>,
     remove: ServerAction<RemoveSso>,
 ) -> impl IntoView {
-    let test_href = format!("/sso/test?org={org_id}");
     let tested = conn.tested.clone();
+    let unverified = (!conn.unverified_domains.is_empty()).then(|| {
+        format!(
+            "Not verified: {}. Single sign-on does not route these domains or make accounts for them until this organization verifies them under Verified domains.",
+            conn.unverified_domains.join(", ")
+        )
+    });
     let status = match (&conn.tested, &conn.test_error) {
         (_, Some(error)) => view! { <p class="error" role="status" data-testid="sso-test">"Test connection failed. " {error.clone()}</p> }.into_any(),
         (Some(at), None) => view! { <p class="ok" role="status" data-testid="sso-test">{format!("Test connection succeeded ({at}).")}</p> }.into_any(),
@@ -125,7 +137,11 @@ fn ConnectionStatus(
     let required = conn.required;
     view! {
         {status}
-        <p><a class="button secondary" href=test_href rel="external">"Test connection"</a></p>
+        {unverified.map(|why| view! { <p class="notice warn" data-testid="sso-unverified">{why}</p> })}
+        <form method="post" action="/sso/test">
+            <input type="hidden" name="org" value=org_id.to_string()/>
+            <button type="submit" class="button secondary" disabled=!testable>"Test connection"</button>
+        </form>
         <ActionForm action=require>
             <input type="hidden" name="org_id" value=org_id.to_string()/>
             <input type="hidden" name="required" value=if required { "false" } else { "true" }/>
@@ -144,6 +160,9 @@ fn ConnectionStatus(
             <p class="form-error" role="alert">{move || general_error(remove.value(), &[]).get()}</p>
             <button type="submit" class="button danger small">"Remove single sign-on"</button>
         </ActionForm>
+        <crate::auth::views::ConfirmAccessPrompt
+            asked=Signal::derive(move || crate::forms::asks_confirmation(require.value()).get().or(crate::forms::asks_confirmation(remove.value()).get()))
+            id="sso-status-confirm"/>
     }
 }
 
@@ -163,8 +182,9 @@ pub fn SsoRequiredPage(org_name: String, org_id: i64) -> impl IntoView {
 }
 
 /// Under the password form when some organization here uses single sign-on: an email takes
-/// its owner to their organization's provider. A plain GET form, so it works before the
-/// page's code has loaded.
+/// its owner to their organization's provider (through a domain it verified). A plain form
+/// posting to Gatehouse itself, so it works before the page's code has loaded and no other
+/// site can start a round trip in the visitor's browser.
 #[component]
 pub fn SsoSignIn(next: String, error: Option<String>) -> impl IntoView {
     let offered = Resource::new(|| (), |_| sso_offered());
@@ -176,10 +196,9 @@ pub fn SsoSignIn(next: String, error: Option<String>) -> impl IntoView {
                 let next = next.clone();
                 Suspend::new(async move {
                 matches!(offered.await, Ok(true)).then(move || view! {
-                    <form method="get" action="/sso/start" class="sso-sign-in">
+                    <form method="post" action="/sso/start" class="sso-sign-in">
                         <h2>"Single sign-on"</h2>
                         <input type="hidden" name="next" value=next/>
-                        <input type="hidden" name="via" value="form"/>
                         <div class="field">
                             <label for="sso-email">"Work email"</label>
                             <input id="sso-email" name="email" type="email" autocomplete="email" required=true/>

@@ -26,7 +26,7 @@ pub async fn get_two_factor_status() -> Result<TwoFactorStatus, AppError> {
 pub async fn start_two_factor() -> Result<Enrollment, AppError> {
     let state = state()?;
     let (session, _) = signed_in(&state).await?;
-    auth::require_recent_auth(&state, session.authenticated_at)?;
+    auth::require_recent_session(&state, &session)?;
     two_factor::start(&state, session.user_id, &session.email).await
 }
 
@@ -35,15 +35,18 @@ pub async fn start_two_factor() -> Result<Enrollment, AppError> {
 pub async fn confirm_two_factor(code: String) -> Result<RecoveryCodes, AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
-    auth::require_recent_auth(&state, session.authenticated_at)?;
-    two_factor::confirm(&state, session.user_id, &code, meta.ip).await
+    auth::require_recent_session(&state, &session)?;
+    let codes = two_factor::confirm(&state, session.user_id, &code, meta.ip).await?;
+    // The code just typed proves this session too.
+    session.add_method(&state, auth::proof::Method::App).await?;
+    Ok(codes)
 }
 
 #[server(endpoint = "two_factor/recovery_codes")]
 pub async fn regenerate_recovery_codes(code: String) -> Result<RecoveryCodes, AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
-    auth::require_recent_auth(&state, session.authenticated_at)?;
+    auth::require_recent_session(&state, &session)?;
     two_factor::regenerate(&state, session.user_id, &code, meta.ip).await
 }
 
@@ -52,7 +55,7 @@ pub async fn regenerate_recovery_codes(code: String) -> Result<RecoveryCodes, Ap
 pub async fn disable_two_factor(password: String, code: String) -> Result<(), AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
-    auth::require_recent_auth(&state, session.authenticated_at)?;
+    auth::require_recent_session(&state, &session)?;
     auth::check_password(&state, session.user_id, &password).await?;
     two_factor::disable(&state, &session, &code, meta.ip).await
 }
@@ -67,19 +70,16 @@ pub async fn sign_in_second_factor(code: String) -> Result<(), AppError> {
     let (user_id, next) = two_factor::find_challenge(&state, &token)
         .await?
         .ok_or_else(expired)?;
-    two_factor::verify(&state, user_id, &code, true).await?;
-    let (next, with_password) = two_factor::complete_sign_in(
-        &state,
-        &meta,
-        user_id,
-        &token,
-        next,
-        serde_json::Value::Null,
-    )
-    .await?;
-    if with_password {
-        crate::sso::server::after_password_sign_in(&state, &meta, user_id).await?;
-    }
+    let factor = two_factor::verify(&state, user_id, &code, true).await?;
+    let (next, with_password) =
+        two_factor::complete_sign_in(&state, &meta, user_id, &token, next, factor).await?;
+    let next = if with_password {
+        crate::sso::server::after_password_sign_in(&state, &meta, user_id)
+            .await?
+            .unwrap_or(next)
+    } else {
+        next
+    };
     leptos_axum::redirect(&next);
     Ok(())
 }
@@ -111,6 +111,9 @@ pub async fn set_two_factor_policy(
 ) -> Result<(), AppError> {
     let state = state()?;
     let actor = org_actor(&state, org_id).await?;
+    // Changing or lifting the organization's security asks for Confirm access.
+    crate::policy::authorize(actor.role, crate::policy::Action::ManageOrganization)?;
+    auth::require_recent_auth(&state, actor.authenticated_at)?;
     let grace_days = match grace_days.as_deref().map(str::trim) {
         None | Some("") => 0,
         Some(raw) => raw.parse::<i64>().map_err(|_| {

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod model;
 pub mod passkeys;
+pub mod step_up;
 pub mod views;
 
 #[cfg(feature = "ssr")]

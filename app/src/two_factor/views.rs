@@ -333,6 +333,7 @@ pub fn SecurityPanel(org_id: i64) -> impl IntoView {
                     }
                 })}
             </Transition>
+            <ConfirmAccessPrompt asked=asks_confirmation(set.value()) id="policy-confirm"/>
         </section>
     }
 }

@@ -2,10 +2,12 @@
 //! the domain. Every failed expectation prints the request, the status and the body.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod oidc;
 pub mod receiver;
 pub mod smtp;
 pub mod two_factor;
+pub mod webauthn;
 
 use app::state::ManualClock;
 use gatehouse::config::Config;
@@ -30,6 +32,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
     pub backend: Backend,
+    /// The DNS server Gatehouse's look-ups go to (`--dns-server`).
+    pub dns: Arc<dns::DnsServer>,
     config: Config,
     server: tokio::task::JoinHandle<Result<(), gatehouse::startup::StartError>>,
     _data_dir: TempDir,
@@ -85,6 +89,7 @@ impl TestApp {
     /// for PostgreSQL when no test server is configured.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Self> {
         let data_dir = std::env::temp_dir().join(unique_name("gatehouse-test"));
+        let dns = Arc::new(dns::DnsServer::start().await);
         let database_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(fresh_postgres_database().await?),
@@ -103,6 +108,8 @@ impl TestApp {
             outbound_allow: "127.0.0.1".into(),
             // Tests sign up many people from one address.
             signup_ip_limit: 10_000,
+            // Verified domains are looked up in the test's own DNS server.
+            dns_server: dns.addr.to_string(),
             ..Config::default()
         };
         configure(&mut config);
@@ -121,6 +128,7 @@ impl TestApp {
             clock,
             client: new_client(),
             backend,
+            dns,
             config,
             server,
             _data_dir: TempDir(data_dir),
@@ -368,6 +376,56 @@ impl TestApp {
             .expect_status(200);
     }
 
+    /// Verified domains → Add domain, as the Owner `client`: answers the entry (with the
+    /// record to publish).
+    pub async fn add_domain(&self, client: &reqwest::Client, org_id: i64, domain: &str) -> Value {
+        self.call(
+            client,
+            "org/domains/add",
+            &[("org_id", &org_id.to_string()), ("domain", domain)],
+        )
+        .await
+        .expect_status(200)
+        .json()
+    }
+
+    /// Verify, as the Owner `client`: answers the entry after the look-up.
+    pub async fn check_domain(&self, client: &reqwest::Client, org_id: i64, id: i64) -> Value {
+        self.call(
+            client,
+            "org/domains/verify",
+            &[("org_id", &org_id.to_string()), ("id", &id.to_string())],
+        )
+        .await
+        .expect_status(200)
+        .json()
+    }
+
+    /// Adds `domain`, publishes its TXT record in the test DNS server and verifies it, as an
+    /// Owner would; asserts it is verified.
+    pub async fn verify_domain(&self, client: &reqwest::Client, org_id: i64, domain: &str) {
+        let entry = self.add_domain(client, org_id, domain).await;
+        let (name, value) = (
+            entry["record_name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            entry["record_value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        self.dns.set_txt(&name, &[&value]).await;
+        let id = entry["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no id in {entry}"));
+        let checked = self.check_domain(client, org_id, id).await;
+        assert_eq!(
+            checked["status"]["state"], "verified",
+            "{domain} for org {org_id}: {checked}"
+        );
+    }
+
     /// Billing → plan and seats (no billing email), as the Owner `client`.
     pub async fn set_plan(&self, client: &reqwest::Client, org_id: i64, plan: &str, seats: &str) {
         let org = org_id.to_string();
@@ -580,6 +638,19 @@ impl Resp {
             .filter_map(|v| v.to_str().ok())
             .find_map(|c| c.strip_prefix("gatehouse_session="))
             .map(|c| c.split(';').next().unwrap_or_default().to_string())
+    }
+
+    /// Asserts a redirect (3xx) to exactly `to`.
+    #[track_caller]
+    pub fn expect_redirect(&self, to: &str) {
+        let location = self.header("location").unwrap_or_default();
+        assert!(
+            (300..400).contains(&self.status) && location == to,
+            "\nrequest: {}\nexpected a redirect to {to}, got {} to {location:?}\nbody: {}\n",
+            self.request,
+            self.status,
+            self.body
+        );
     }
 
     /// Asserts the body is an `AppError` with this code (and field, when given).

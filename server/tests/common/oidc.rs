@@ -29,14 +29,21 @@ fn script() -> std::path::PathBuf {
 
 impl Provider {
     /// Starts a provider that knows Gatehouse (`app`'s redirect URI) and these accounts.
+    /// Each connection has its own redirect URI (`/sso/callback/<org>`): the provider knows
+    /// those of the first organizations of a fresh database, and the shared callback of
+    /// earlier versions.
     pub async fn start(app: &TestApp, accounts: Value, faults: Value) -> Self {
-        let redirect_uri = app.state.base_url() + "/sso/callback";
+        let base = app.state.base_url();
+        let mut redirect_uris: Vec<String> = (1..=30)
+            .map(|org| format!("{base}/sso/callback/{org}"))
+            .collect();
+        redirect_uris.push(format!("{base}/sso/callback"));
         let config = json!({
             "port": 0,
             "clients": [{
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
-                "redirect_uris": [redirect_uri],
+                "redirect_uris": redirect_uris,
             }],
             "accounts": accounts,
             "faults": faults,
@@ -112,7 +119,40 @@ fn location(resp: &reqwest::Response, base: &str) -> String {
         .unwrap_or(raw)
 }
 
-/// The browser's way from `start` (a Gatehouse path) through the provider's sign-in page as
+/// The address a [`continue_page`](app::sso::routes) moves on to.
+pub fn continue_url(body: &str) -> Option<String> {
+    let start = body.find("content=\"0;url=")? + "content=\"0;url=".len();
+    let rest = &body[start..];
+    let end = rest.find('"')?;
+    Some(rest[..end].replace("&amp;", "&"))
+}
+
+/// Starts a round trip the way Gatehouse's own pages do: `start` is `/sso/start?email=…`
+/// (or `org=`, `next=`) or `/sso/test?org=…`, sent as the form's POST. Answers the
+/// provider's authorization URL the answer moves on to.
+pub async fn begin(app: &TestApp, client: &reqwest::Client, start: &str) -> String {
+    let (path, query) = start.split_once('?').unwrap_or((start, ""));
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let resp = Resp::from(
+        format!("POST {path} {form:?}"),
+        client.post(app.url(path)).form(&form).send().await,
+    )
+    .await;
+    match continue_url(&resp.body) {
+        Some(url) if resp.status == 200 => url,
+        _ => panic!(
+            "\nrequest: {}\nexpected the page that moves on to the provider, got {} {:?}\nbody: {}\n",
+            resp.request,
+            resp.status,
+            resp.header("location"),
+            resp.body
+        ),
+    }
+}
+
+/// The browser's way from `start` (see [`begin`]) through the provider's sign-in page as
 /// `login`, up to the redirect back to Gatehouse. Answers the callback URL, on the address the
 /// test client uses (the provider sends people to the served name, `localhost`).
 pub async fn through_provider(
@@ -121,7 +161,7 @@ pub async fn through_provider(
     start: &str,
     login: &str,
 ) -> String {
-    let mut url = app.url(start);
+    let mut url = begin(app, client, start).await;
     for _ in 0..10 {
         let resp = client
             .get(&url)
@@ -168,4 +208,39 @@ pub async fn through_provider(
 /// The browser arriving back at Gatehouse.
 pub async fn arrive(client: &reqwest::Client, callback: &str) -> Resp {
     Resp::from(format!("GET {callback}"), client.get(callback).send().await).await
+}
+
+/// Organization settings → Single sign-on → Connect (or Save), as the Owner `owner`: the
+/// provider at `issuer` for `domains`; `provider_mfa` "on" counts its MFA.
+pub async fn connect(
+    app: &TestApp,
+    owner: &reqwest::Client,
+    org_id: i64,
+    issuer: &str,
+    secret: &str,
+    domains: &str,
+    provider_mfa: &str,
+) -> Resp {
+    let org = org_id.to_string();
+    let mut form = vec![
+        ("org_id", org.as_str()),
+        ("issuer", issuer),
+        ("client_id", CLIENT_ID),
+        ("client_secret", secret),
+        ("allowed_domains", domains),
+        ("default_role", "user"),
+    ];
+    if !provider_mfa.is_empty() {
+        form.push(("provider_mfa", provider_mfa));
+    }
+    app.call(owner, "org/sso/save", &form).await
+}
+
+/// A person arriving in a new browser through `start` and the provider's page as `login`:
+/// answers the browser and Gatehouse's answer to the callback.
+pub async fn arrive_through(app: &TestApp, start: &str, login: &str) -> (reqwest::Client, Resp) {
+    let browser = app.new_client();
+    let callback = through_provider(app, &browser, start, login).await;
+    let resp = arrive(&browser, &callback).await;
+    (browser, resp)
 }

@@ -1,6 +1,7 @@
 //! Server side of auth: sessions in the database, password checks, sign-in rate limits.
 
 pub mod password;
+pub mod proof;
 pub mod rate_limit;
 pub mod store;
 
@@ -13,6 +14,7 @@ use crate::two_factor::model::Compliance;
 use http::header::{COOKIE, SET_COOKIE};
 use http::HeaderValue;
 use leptos::prelude::use_context;
+use proof::{Enrolled, Method, Proof};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -152,6 +154,10 @@ pub struct Session {
     /// Whether the user has a second factor (read with the session).
     pub two_factor_enabled: bool,
     pub authenticator_app: bool,
+    /// Whether the user has a security key or passkey (read with the session).
+    pub has_passkey: bool,
+    /// How this session was proven (its sign-in, step-ups and Confirm access since).
+    pub proof: Proof,
     /// The expiry of the user's soonest-expiring key that they were warned about and have not
     /// dismissed (read with the session).
     pub key_expiry_at: Option<i64>,
@@ -204,6 +210,8 @@ async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Ses
         authenticated_at: row.authenticated_at,
         two_factor_enabled: row.two_factor_at.is_some(),
         authenticator_app: row.totp_enabled_at.is_some(),
+        has_passkey: row.passkey_at.is_some(),
+        proof: Proof::parse(&row.methods, row.sso_org_id),
         key_expiry_at: row.key_expiry_at,
         name: row.name,
         email: row.email,
@@ -238,14 +246,46 @@ impl Session {
 
     async fn read_orgs(&self, state: &AppState) -> Result<Vec<OrgSummary>, AppError> {
         let mut orgs = crate::orgs::server::orgs_of_user(state, self.user_id).await?;
-        // A session that came through an organization's provider satisfies its requirement.
         for org in &mut orgs {
-            if self.sso_org_id == Some(org.id) {
+            // A session that came through an organization's provider satisfies its
+            // requirement; no other session does.
+            if self.proof.via_provider_of(org.id) {
                 org.sso_required = false;
             }
+            org.step_up =
+                proof::step_up_for(&self.proof, org.id, self.enrolled(), org.security_keys_only);
         }
         Ok(orgs)
     }
+
+    pub fn enrolled(&self) -> Enrolled {
+        Enrolled {
+            two_factor: self.two_factor_enabled,
+            passkey: self.has_passkey,
+        }
+    }
+
+    /// Adds `method` to how this session was proven (a step-up, Confirm access, or a second
+    /// factor set up in it).
+    pub async fn add_method(&self, state: &AppState, method: Method) -> Result<(), AppError> {
+        add_session_method(state, &self.id_hash, &self.proof, method).await
+    }
+}
+
+/// Records that the session `id_hash` (proven by `proof`) has also been proven by `method`.
+pub async fn add_session_method(
+    state: &AppState,
+    id_hash: &str,
+    proof: &Proof,
+    method: Method,
+) -> Result<(), AppError> {
+    let methods = proof.clone().with(method).stored();
+    sqlx::query("UPDATE sessions SET methods = $1 WHERE id_hash = $2")
+        .bind(&methods)
+        .bind(id_hash)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
 }
 
 /// Just the current organization, for checks that need nothing else.
@@ -275,6 +315,7 @@ pub async fn session_info(state: &AppState, session: &Session) -> Result<Session
     Ok(SessionInfo {
         two_factor_enabled,
         authenticator_app: session.authenticator_app,
+        passkeys: session.has_passkey,
         two_factor_notices,
         key_expiry,
         user_id: session.user_id,
@@ -345,13 +386,18 @@ pub async fn sign_in(
             if let Some(bucket) = &account_bucket {
                 rate_limit::reset(state, bucket).await?;
             }
-            audit::record_event(
+            // In each of the person's organizations, where their admins see it.
+            let mut tx = state.db.pool.begin().await?;
+            audit::record_for_user(
+                &mut tx,
                 state,
+                user_id,
                 audit::Event::new("user.sign_in", format!("user:{user_id}"))
                     .actor(user_id)
                     .ip(meta.ip.clone()),
             )
             .await?;
+            tx.commit().await?;
             Ok(user_id)
         }
         (user, _) => {
@@ -426,8 +472,9 @@ pub async fn start_session(
     meta: &RequestMeta,
     user_id: i64,
     current_org_id: Option<i64>,
+    proof: &Proof,
 ) -> Result<(), AppError> {
-    let token = open_session(state, meta, user_id, current_org_id, None).await?;
+    let token = open_session(state, meta, user_id, current_org_id, proof).await?;
     set_cookie(
         state,
         SESSION_COOKIE,
@@ -437,14 +484,14 @@ pub async fn start_session(
     Ok(())
 }
 
-/// [`start_session`] without the cookie: answers the new session's token. `sso_org_id` is
-/// the organization whose provider the person came through.
+/// [`start_session`] without the cookie: answers the new session's token. `proof` is how the
+/// person signed in (with the organization whose provider they came through, if any).
 pub async fn open_session(
     state: &AppState,
     meta: &RequestMeta,
     user_id: i64,
     current_org_id: Option<i64>,
-    sso_org_id: Option<i64>,
+    proof: &Proof,
 ) -> Result<String, AppError> {
     if let Some(old) = &meta.session_token {
         store::delete_session(state, &token_hash(old)).await?;
@@ -464,7 +511,8 @@ pub async fn open_session(
             expires_at,
             user_agent: meta.user_agent.as_deref(),
             ip: meta.ip.as_deref(),
-            sso_org_id,
+            sso_org_id: proof.sso_org_id(),
+            methods: &proof.stored(),
         },
     )
     .await?;
@@ -521,15 +569,30 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: u64) {
     }
 }
 
-/// Refuses a sensitive action (2FA changes, recovery codes, API keys, password, deleting an
-/// organization) when the session last proved its owner too long ago: 403
-/// `reauthentication_required`, answered by Confirm access.
+/// Refuses a sensitive action in an organization (deleting it, its security settings) when
+/// the session last proved its owner too long ago: 403 `reauthentication_required`, answered
+/// by Confirm access. The actor passed the organization's own bar (step-up) already.
 pub fn require_recent_auth(state: &AppState, authenticated_at: i64) -> Result<(), AppError> {
     if state.now() - authenticated_at <= state.settings.reauth_window.as_secs() as i64 {
         Ok(())
     } else {
         Err(AppError::ReauthenticationRequired)
     }
+}
+
+/// [`require_recent_auth`] for a sensitive change to the account itself (2FA, recovery codes,
+/// security keys, API keys, the password): the session must also prove the account, with one
+/// of Gatehouse's own second factors when 2FA is on (403 `step_up_required`). A session made
+/// by one organization's provider and its MFA cannot change what every other organization
+/// of the person relies on.
+pub fn require_recent_session(state: &AppState, session: &Session) -> Result<(), AppError> {
+    if !proof::proves_account(&session.proof, session.enrolled()) {
+        return Err(AppError::StepUpRequired {
+            org_id: None,
+            security_key: false,
+        });
+    }
+    require_recent_auth(state, session.authenticated_at)
 }
 
 /// The signed-in person's password, typed again for a sensitive change (the field `password`).
@@ -559,6 +622,7 @@ pub async fn confirm_access(
     check_password(state, session.user_id, password).await?;
     // A code when there is an app to read one from; with security keys or passkeys only, the
     // password confirms access (as GitHub's sudo mode allows).
+    let mut proof = session.proof.clone().with(Method::Password);
     if crate::two_factor::server::has_app(state, session.user_id).await? {
         let code = code
             .map(str::trim)
@@ -566,11 +630,13 @@ pub async fn confirm_access(
             .ok_or_else(|| {
                 AppError::invalid("code", "Enter a code from your authenticator app.")
             })?;
-        crate::two_factor::server::verify(state, session.user_id, code, true).await?;
+        let factor = crate::two_factor::server::verify(state, session.user_id, code, true).await?;
+        proof = proof.with(factor);
     }
     rate_limit::reset(state, &bucket).await?;
-    sqlx::query("UPDATE sessions SET authenticated_at = $1 WHERE id_hash = $2")
+    sqlx::query("UPDATE sessions SET authenticated_at = $1, methods = $2 WHERE id_hash = $3")
         .bind(state.now())
+        .bind(proof.stored())
         .bind(&session.id_hash)
         .execute(&state.db.pool)
         .await?;
@@ -586,7 +652,7 @@ pub async fn change_password(
     current: &str,
     new: crate::domain::Password,
 ) -> Result<(), AppError> {
-    require_recent_auth(state, session.authenticated_at)?;
+    require_recent_session(state, session)?;
     let limits = &state.settings.rate_limits;
     let bucket = format!("signin-account:{}", session.email.to_lowercase());
     rate_limit::hit(state, &bucket, limits.account_failures, limits.window).await?;
@@ -702,6 +768,12 @@ pub async fn org_actor_of(
     if org.two_factor == Compliance::Blocked {
         return Err(AppError::TwoFactorRequired {
             security_keys_only: org.security_keys_only,
+        });
+    }
+    if let Some(step_up) = org.step_up {
+        return Err(AppError::StepUpRequired {
+            org_id: Some(org_id),
+            security_key: step_up == crate::auth::model::StepUp::SecurityKey,
         });
     }
     Ok(Actor {

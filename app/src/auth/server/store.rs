@@ -18,6 +18,9 @@ pub struct SessionRow {
     pub key_expiry_at: Option<i64>,
     /// The organization whose single sign-on this session came through.
     pub sso_org_id: Option<i64>,
+    /// How the session was proven (`sessions.methods`).
+    pub methods: String,
+    pub passkey_at: Option<i64>,
 }
 
 /// The session with this id hash, and its user: read on every signed-in request.
@@ -35,7 +38,7 @@ pub async fn find_session(
                      JOIN api_keys k ON k.id = n.key_id
                      WHERE n.user_id = s.user_id AND n.dismissed_at IS NULL
                        AND k.revoked_at IS NULL AND k.expires_at > $2),
-                    s.sso_org_id
+                    s.sso_org_id, s.methods, u.passkey_at
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND u.disabled_at IS NULL",
             &[id_hash.into(), now.into()],
@@ -54,6 +57,8 @@ pub async fn find_session(
             key_expiry_at: r.opt_i64(9)?,
             totp_enabled_at: r.opt_i64(8)?,
             sso_org_id: r.opt_i64(10)?,
+            methods: r.text(11)?,
+            passkey_at: r.opt_i64(12)?,
         })
     })
     .transpose()
@@ -68,13 +73,14 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub sso_org_id: Option<i64>,
+    pub methods: &'a str,
 }
 
 pub async fn insert_session(state: &AppState, new: NewSession<'_>) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, current_org_id, created_at, last_seen_at, expires_at,
-                               authenticated_at, user_agent, ip, sso_org_id)
-         VALUES ($1, $2, $3, $4, $4, $5, $4, $6, $7, $8)",
+                               authenticated_at, user_agent, ip, sso_org_id, methods)
+         VALUES ($1, $2, $3, $4, $4, $5, $4, $6, $7, $8, $9)",
     )
     .bind(new.id_hash)
     .bind(new.user_id)
@@ -84,6 +90,7 @@ pub async fn insert_session(state: &AppState, new: NewSession<'_>) -> Result<(),
     .bind(new.user_agent)
     .bind(new.ip)
     .bind(new.sso_org_id)
+    .bind(new.methods)
     .execute(&state.db.pool)
     .await?;
     Ok(())

@@ -22,8 +22,24 @@ use {
 pub async fn start_passkey_registration(name: String) -> Result<String, AppError> {
     let state = state()?;
     let (session, _) = signed_in(&state).await?;
-    auth::require_recent_auth(&state, session.authenticated_at)?;
+    auth::require_recent_session(&state, &session)?;
     PasskeyName::parse(&name)?;
+    // Where an organization accepts security keys only, a phished password and app code must
+    // not be enough to add the phisher's own key: a person who has a key touches it first.
+    if session.has_passkey && !session.proof.has_security_key() {
+        let requiring = crate::two_factor::server::policy::orgs_requiring_at_least(
+            &state,
+            session.user_id,
+            crate::two_factor::model::PolicyLevel::SecurityKeys,
+        )
+        .await?;
+        if !requiring.is_empty() {
+            return Err(AppError::StepUpRequired {
+                org_id: None,
+                security_key: true,
+            });
+        }
+    }
     let options =
         passkeys::start_registration(&state, session.user_id, &session.email, &session.name)
             .await?;
@@ -39,9 +55,18 @@ pub async fn finish_passkey_registration(
 ) -> Result<Option<RecoveryCodes>, AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
-    auth::require_recent_auth(&state, session.authenticated_at)?;
+    auth::require_recent_session(&state, &session)?;
     let name = PasskeyName::parse(&name)?;
-    passkeys::finish_registration(&state, session.user_id, &name, &credential, meta.ip).await
+    let codes =
+        passkeys::finish_registration(&state, session.user_id, &name, &credential, meta.ip).await?;
+    if !session.has_passkey {
+        // The person's first key, just touched, proves this session too. (Adding another
+        // key needed a touch of an existing one where keys are required: see the start.)
+        session
+            .add_method(&state, auth::proof::Method::SecurityKey)
+            .await?;
+    }
+    Ok(codes)
 }
 
 #[server(endpoint = "passkeys/rename")]
@@ -58,7 +83,7 @@ pub async fn rename_passkey(id: i64, name: String) -> Result<(), AppError> {
 pub async fn start_passkey_verification() -> Result<String, AppError> {
     let state = state()?;
     let (session, _) = signed_in(&state).await?;
-    auth::require_recent_auth(&state, session.authenticated_at)?;
+    auth::require_recent_session(&state, &session)?;
     passkeys::options_json(&passkeys::start_verification(&state, session.user_id).await?)
 }
 
@@ -72,7 +97,7 @@ pub async fn remove_passkey(
 ) -> Result<(), AppError> {
     let state = state()?;
     let (session, meta) = signed_in(&state).await?;
-    auth::require_recent_auth(&state, session.authenticated_at)?;
+    auth::require_recent_session(&state, &session)?;
     auth::check_password(&state, session.user_id, &password).await?;
     passkeys::remove(&state, &session, id, assertion.as_deref(), meta.ip).await
 }
@@ -125,11 +150,15 @@ pub async fn sign_in_with_passkey(credential: String) -> Result<String, AppError
         user_id,
         &token,
         next,
-        serde_json::json!({ "method": "passkey" }),
+        crate::auth::server::proof::Method::SecurityKey,
     )
     .await?;
     if with_password {
-        crate::sso::server::after_password_sign_in(&state, &meta, user_id).await?;
+        if let Some(link) =
+            crate::sso::server::after_password_sign_in(&state, &meta, user_id).await?
+        {
+            return Ok(link);
+        }
     }
     Ok(next)
 }

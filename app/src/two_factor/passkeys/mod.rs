@@ -4,7 +4,7 @@
 //! `navigator.credentials` runs them.
 
 pub mod api;
-mod browser;
+pub(crate) mod browser;
 pub mod model;
 pub mod views;
 

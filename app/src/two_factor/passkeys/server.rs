@@ -345,6 +345,11 @@ pub async fn rename(
 /// The last second factor goes by the rules of turning 2FA off: refused while an organization
 /// requires 2FA, proved with a current factor (`assertion`: a touch of this key, answering
 /// [`start_verification`]), and it takes the recovery codes and every other session with it.
+///
+/// Whether this is the last factor is decided inside the transaction that removes it, under
+/// the user's row lock: two removals at once of the last two keys take turns, and the second
+/// finds itself removing the last one (without the touch that needs, it is refused), instead
+/// of both passing and leaving 2FA on with no factor.
 pub async fn remove(
     state: &AppState,
     session: &crate::auth::server::Session,
@@ -360,8 +365,27 @@ pub async fn remove(
             .fetch_optional(&state.db.pool)
             .await?;
     let (name,) = name.ok_or(AppError::NotFound)?;
-    let last_passkey = count(&state.db.pool, user_id).await? == 1;
-    let last = last_passkey && !two_factor::has_app(state, user_id).await?;
+    // A touch, when the person's page sent one, is checked first: the check writes to the
+    // user's row, which the transaction below locks.
+    let touched = match assertion {
+        Some(assertion) => {
+            check_verification(state, user_id, assertion, ip.clone()).await?;
+            true
+        }
+        None => false,
+    };
+    let mut tx = state.db.pool.begin().await?;
+    sqlx::query("UPDATE users SET id = id WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let remaining = count(&mut *tx, user_id).await?;
+    let (app,): (Option<i64>,) = sqlx::query_as("SELECT totp_enabled_at FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let last_passkey = remaining == 1;
+    let last = last_passkey && app.is_none();
     if last_passkey {
         let (level, what) = if last {
             (
@@ -385,16 +409,12 @@ pub async fn remove(
             ));
         }
     }
-    if last {
-        let assertion = assertion.ok_or_else(|| {
-            AppError::invalid(
-                "passkey",
-                "Removing your last security key or passkey turns two-factor authentication off: confirm with a touch of it.",
-            )
-        })?;
-        check_verification(state, user_id, assertion, ip.clone()).await?;
+    if last && !touched {
+        return Err(AppError::invalid(
+            "passkey",
+            "Removing your last security key or passkey turns two-factor authentication off: confirm with a touch of it.",
+        ));
     }
-    let mut tx = state.db.pool.begin().await?;
     let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
@@ -453,7 +473,7 @@ pub async fn start_verification(
     Ok(options)
 }
 
-async fn check_verification(
+pub async fn check_verification(
     state: &AppState,
     user_id: i64,
     credential: &str,

@@ -5,6 +5,7 @@ pub mod policy;
 pub mod totp;
 
 use super::model::{Enrollment, RecoveryCodes, TwoFactorStatus};
+use crate::auth::server::proof::{Method, Proof};
 use crate::error::AppError;
 use crate::state::AppState;
 use rand::{Rng, RngCore};
@@ -230,22 +231,21 @@ pub async fn disable(
     ip: Option<String>,
 ) -> Result<(), AppError> {
     let user_id = session.user_id;
-    let last = crate::two_factor::passkeys::server::count(&state.db.pool, user_id).await? == 0;
-    if last {
-        let requiring = policy::orgs_requiring(state, user_id).await?;
-        if !requiring.is_empty() {
-            return Err(AppError::conflict(
-                "two_factor",
-                format!(
-                    "{} requires two-factor authentication, so it cannot be turned off while you are a member.",
-                    requiring.join(", ")
-                ),
-            ));
-        }
+    // Said before a code is used up; decided again below, under the lock.
+    if crate::two_factor::passkeys::server::count(&state.db.pool, user_id).await? == 0 {
+        refuse_if_required(state, user_id).await?;
     }
     verify(state, user_id, code, false).await?;
     let mut tx = state.db.pool.begin().await?;
+    // Decided under the user's row lock, as removing a passkey is: a key removed at the same
+    // moment cannot leave 2FA on with no factor.
+    sqlx::query("UPDATE users SET id = id WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let last = crate::two_factor::passkeys::server::count(&mut *tx, user_id).await? == 0;
     if last {
+        refuse_if_required(state, user_id).await?;
         remove_factors(&mut tx, user_id).await?;
         // A session opened with the second factor should not outlive it.
         crate::auth::server::store::end_other_sessions(&mut tx, user_id, &session.id_hash).await?;
@@ -273,6 +273,21 @@ pub async fn disable(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// 2FA cannot be turned off while an organization of the user requires it.
+async fn refuse_if_required(state: &AppState, user_id: i64) -> Result<(), AppError> {
+    let requiring = policy::orgs_requiring(state, user_id).await?;
+    if requiring.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::conflict(
+        "two_factor",
+        format!(
+            "{} requires two-factor authentication, so it cannot be turned off while you are a member.",
+            requiring.join(", ")
+        ),
+    ))
 }
 
 /// Removes every second factor of a user: the TOTP secret (also one being enrolled), the
@@ -333,13 +348,14 @@ pub async fn reset_factors(
 }
 
 /// Checks a second factor: a current TOTP code, or (when `allow_recovery`) an unused recovery
-/// code, which is then gone. Five failures in a row lock checks for 15 minutes.
+/// code, which is then gone. Five failures in a row lock checks for 15 minutes. Answers
+/// which of the two it was.
 pub async fn verify(
     state: &AppState,
     user_id: i64,
     code: &str,
     allow_recovery: bool,
-) -> Result<(), AppError> {
+) -> Result<Method, AppError> {
     let row = load(state, user_id).await?;
     if row.two_factor_at.is_none() {
         return Err(AppError::conflict(
@@ -355,8 +371,9 @@ pub async fn verify(
         ));
     }
     reserve_attempt(state, user_id).await?;
+    let is_app_code = code.len() == totp::DIGITS;
     let accepted =
-        if let (true, Some(stored)) = (code.len() == totp::DIGITS, row.totp_secret.as_deref()) {
+        if let (true, Some(stored)) = (is_app_code, row.totp_secret.as_deref()) {
             let secret = decrypt_secret(state, user_id, stored)?;
             match totp::matching_step(
                 &secret,
@@ -393,7 +410,12 @@ pub async fn verify(
     if !accepted {
         return Err(record_failure(state, user_id).await?);
     }
-    clear_failures(state, user_id).await
+    clear_failures(state, user_id).await?;
+    Ok(if is_app_code {
+        Method::App
+    } else {
+        Method::RecoveryCode
+    })
 }
 
 /// A success ends the run of failures, but never lifts a lock that concurrent failures set
@@ -622,17 +644,18 @@ pub async fn find_challenge(
         .map(|(user_id, next, _)| (user_id, next)))
 }
 
-/// The end of a second step that succeeded (whatever the factor): the challenge and its
-/// cookie go, the session starts (an SSO session if the first step was the provider), the
-/// sign-in is audited. Answers where to go next, checked again here where it is used (it was
-/// checked when the challenge was stored), and whether the first step was a password.
+/// The end of a second step that succeeded with `factor`: the challenge and its cookie go,
+/// the session starts (an SSO session if the first step was the provider) with both steps as
+/// its methods, the sign-in is audited in each of the person's organizations. Answers where
+/// to go next, checked again here where it is used (it was checked when the challenge was
+/// stored), and whether the first step was a password.
 pub async fn complete_sign_in(
     state: &AppState,
     meta: &crate::auth::server::RequestMeta,
     user_id: i64,
     token: &str,
     next: Option<String>,
-    details: serde_json::Value,
+    factor: Method,
 ) -> Result<(String, bool), AppError> {
     use crate::auth::server as auth;
     let sso: Option<(Option<i64>,)> =
@@ -643,21 +666,31 @@ pub async fn complete_sign_in(
     let sso_org_id = sso.and_then(|(org,)| org);
     end_challenge(state, token).await?;
     auth::set_cookie(state, auth::CHALLENGE_COOKIE, "", 0);
-    let session = auth::open_session(state, meta, user_id, sso_org_id, sso_org_id).await?;
+    let first = if sso_org_id.is_some() {
+        Method::Sso
+    } else {
+        Method::Password
+    };
+    let proof = Proof::new(&[first, factor], sso_org_id);
+    let session = auth::open_session(state, meta, user_id, sso_org_id, &proof).await?;
     auth::set_cookie(
         state,
         auth::SESSION_COOKIE,
         &session,
         state.settings.session_absolute.as_secs(),
     );
-    crate::audit::record_event(
+    let mut tx = state.db.pool.begin().await?;
+    crate::audit::record_for_user(
+        &mut tx,
         state,
+        user_id,
         crate::audit::Event::new("user.sign_in_second_factor", format!("user:{user_id}"))
             .actor(user_id)
             .ip(meta.ip.clone())
-            .details(details),
+            .details(serde_json::json!({ "methods": proof.stored() })),
     )
     .await?;
+    tx.commit().await?;
     let next = next
         .as_deref()
         .and_then(auth::local_redirect)
