@@ -164,9 +164,6 @@ pub struct Session {
     pub name: String,
     pub email: String,
     pub current_org_id: Option<i64>,
-    /// The organization whose single sign-on this session came through (else a password or
-    /// invitation session).
-    pub sso_org_id: Option<i64>,
 }
 
 /// The session of this request, if its cookie names a live one (read once per request).
@@ -216,7 +213,6 @@ async fn read_session(state: &AppState, meta: &RequestMeta) -> Result<Option<Ses
         name: row.name,
         email: row.email,
         current_org_id: row.current_org_id,
-        sso_org_id: row.sso_org_id,
     }))
 }
 
@@ -268,24 +264,14 @@ impl Session {
     /// Adds `method` to how this session was proven (a step-up, Confirm access, or a second
     /// factor set up in it).
     pub async fn add_method(&self, state: &AppState, method: Method) -> Result<(), AppError> {
-        add_session_method(state, &self.id_hash, &self.proof, method).await
+        let methods = self.proof.clone().with(method).stored();
+        sqlx::query("UPDATE sessions SET methods = $1 WHERE id_hash = $2")
+            .bind(&methods)
+            .bind(&self.id_hash)
+            .execute(&state.db.pool)
+            .await?;
+        Ok(())
     }
-}
-
-/// Records that the session `id_hash` (proven by `proof`) has also been proven by `method`.
-pub async fn add_session_method(
-    state: &AppState,
-    id_hash: &str,
-    proof: &Proof,
-    method: Method,
-) -> Result<(), AppError> {
-    let methods = proof.clone().with(method).stored();
-    sqlx::query("UPDATE sessions SET methods = $1 WHERE id_hash = $2")
-        .bind(&methods)
-        .bind(id_hash)
-        .execute(&state.db.pool)
-        .await?;
-    Ok(())
 }
 
 /// Just the current organization, for checks that need nothing else.
