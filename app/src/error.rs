@@ -87,6 +87,21 @@ pub enum AppError {
     #[error("This request did not come from Gatehouse's own pages.")]
     #[serde(rename = "cross_site_request")]
     CrossSite,
+    /// REST: the `Idempotency-Key` was used before for another request (method, path, body).
+    #[error("This Idempotency-Key was used for another request. Use a new key for a new request.")]
+    IdempotencyKeyReused,
+    /// REST: the first request with this `Idempotency-Key` is still running.
+    #[error("A request with this Idempotency-Key is still running. Try again in a moment.")]
+    IdempotencyKeyInUse,
+    /// The database does not answer (stopped, restarting, unreachable): nothing was changed
+    /// by this request; try again after `retry_after_secs`.
+    #[error(
+        "Gatehouse cannot reach its database right now. Try again in {retry_after_secs} seconds."
+    )]
+    DatabaseUnavailable { retry_after_secs: u64 },
+    /// The database's disk is full: nothing was changed; writes resume once space is freed.
+    #[error("Gatehouse's storage is full, so nothing can be saved right now. Try again later; the operator has been told.")]
+    StorageFull { retry_after_secs: u64 },
     /// The server is at capacity for this kind of work (password hashing): try again soon.
     #[error("The server is busy. Try again in {retry_after_secs} seconds.")]
     Busy { retry_after_secs: u64 },
@@ -139,6 +154,10 @@ impl AppError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSite => "cross_site_request",
             Self::Busy { .. } => "busy",
+            Self::DatabaseUnavailable { .. } => "database_unavailable",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyKeyInUse => "idempotency_key_in_use",
+            Self::StorageFull { .. } => "storage_full",
             Self::Internal => "internal",
             Self::Transport { .. } => "transport",
         }
@@ -146,8 +165,8 @@ impl AppError {
 
     pub fn status(&self) -> u16 {
         match self {
-            Self::Invalid { .. } => 422,
-            Self::Conflict { .. } => 409,
+            Self::Invalid { .. } | Self::IdempotencyKeyReused => 422,
+            Self::Conflict { .. } | Self::IdempotencyKeyInUse => 409,
             Self::InvalidCredentials
             | Self::Unauthenticated
             | Self::ApiKeyMissing
@@ -168,7 +187,7 @@ impl AppError {
             Self::UnsupportedMediaType => 415,
             Self::NotFound => 404,
             Self::RateLimited { .. } | Self::SecondFactorLocked { .. } => 429,
-            Self::Busy { .. } => 503,
+            Self::Busy { .. } | Self::DatabaseUnavailable { .. } | Self::StorageFull { .. } => 503,
             Self::Internal | Self::Transport { .. } => 500,
         }
     }
@@ -257,6 +276,14 @@ mod tests {
             AppError::Busy {
                 retry_after_secs: 1,
             },
+            AppError::DatabaseUnavailable {
+                retry_after_secs: 5,
+            },
+            AppError::IdempotencyKeyReused,
+            AppError::IdempotencyKeyInUse,
+            AppError::StorageFull {
+                retry_after_secs: 60,
+            },
             AppError::Internal,
             AppError::Transport {
                 message: "x".into(),
@@ -316,6 +343,8 @@ mod server {
             match self {
                 Self::RateLimited { retry_after_secs }
                 | Self::Busy { retry_after_secs }
+                | Self::DatabaseUnavailable { retry_after_secs }
+                | Self::StorageFull { retry_after_secs }
                 | Self::SecondFactorLocked {
                     retry_after_secs, ..
                 } => Some(*retry_after_secs),
@@ -353,10 +382,58 @@ mod server {
         }
     }
 
+    /// A database error, as the person is told: the database out of reach and a full disk
+    /// are theirs to retry (503 with `Retry-After`); anything else is ours (500).
     impl From<sqlx::Error> for AppError {
         fn from(err: sqlx::Error) -> Self {
-            tracing::error!(error = %err, "database error");
-            AppError::Internal
+            match classify(&err) {
+                Some(unavailable) => {
+                    tracing::warn!(error = %err, code = unavailable.code(), "database error");
+                    unavailable
+                }
+                None => {
+                    tracing::error!(error = %err, "database error");
+                    AppError::Internal
+                }
+            }
+        }
+    }
+
+    /// Seconds a client is asked to wait while the database is out of reach.
+    pub const DATABASE_RETRY_AFTER_SECS: u64 = 5;
+    /// ...and while its disk is full.
+    pub const STORAGE_RETRY_AFTER_SECS: u64 = 60;
+
+    /// The errors that mean "the database cannot be used now" rather than "this request is
+    /// wrong": no connection in time, a connection that broke, the server shutting down or
+    /// starting, a full disk (SQLite's SQLITE_FULL, PostgreSQL's disk_full).
+    pub fn classify(err: &sqlx::Error) -> Option<AppError> {
+        let unavailable = AppError::DatabaseUnavailable {
+            retry_after_secs: DATABASE_RETRY_AFTER_SECS,
+        };
+        let full = AppError::StorageFull {
+            retry_after_secs: STORAGE_RETRY_AFTER_SECS,
+        };
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Some(unavailable),
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                let message = db.message();
+                if code == "13" || code == "53100" || message.contains("database or disk is full") {
+                    Some(full)
+                } else if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
+                    // Connection exceptions, admin shutdown / crash shutdown / cannot connect
+                    // now, too many connections.
+                    Some(unavailable)
+                } else {
+                    None
+                }
+            }
+            _ => None,
         }
     }
 

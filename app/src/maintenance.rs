@@ -1,6 +1,7 @@
 //! Pruning of the tables that would otherwise only grow: finished deliveries past their
 //! retention, ended sessions, expired half-done sign-ins (password, passkey and single sign-on
-//! round trips, identities waiting to be linked) and spent rate-limit windows. Runs
+//! round trips, identities waiting to be linked), spent rate-limit windows and the kept
+//! answers of Idempotency-Keys past their 24 hours. Runs
 //! beside the server on a schedule; every replica may run it (deletes are idempotent), and
 //! each statement deletes a bounded batch so SQLite's write lock is never held for long.
 
@@ -22,6 +23,7 @@ pub struct Pruned {
     pub sign_in_challenges: u64,
     pub sso_logins: u64,
     pub rate_limits: u64,
+    pub idempotency_keys: u64,
 }
 
 /// Deletes batches of `select_ids`' rows from `table` until none are left.
@@ -100,6 +102,14 @@ pub async fn prune(state: &AppState) -> Result<Pruned, AppError> {
             "bucket",
             "SELECT bucket FROM rate_limits WHERE window_start <= $1",
             &[now - RATE_LIMIT_RETENTION_SECS],
+        )
+        .await?,
+        idempotency_keys: delete_batches(
+            state,
+            "idempotency_keys",
+            "id",
+            "SELECT id FROM idempotency_keys WHERE created_at <= $1",
+            &[now - crate::rest::idempotency::RETENTION_SECS],
         )
         .await?,
     })

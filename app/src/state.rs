@@ -156,6 +156,9 @@ pub struct AppState {
     pub search_stats: Arc<crate::members::search::SearchStats>,
     /// The TXT look-ups of Verified domains.
     pub dns: crate::domains::dns::DnsChecker,
+    /// Set once this process was asked to stop: `/healthz` answers 503 `draining` so that
+    /// balancers stop sending, while requests are still served (`Connection: close`).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -179,6 +182,7 @@ impl AppState {
         let dns = crate::domains::dns::DnsChecker::new(&settings.dns_servers);
         Self {
             dns,
+            draining: Arc::default(),
             db,
             key_cache,
             search_stats: Arc::default(),
@@ -199,6 +203,10 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     /// The address people use to reach Gatehouse, for links in emails and on screen: the

@@ -55,21 +55,28 @@ check(
 )
 
 name = f"Red Team {uuid.uuid4().hex[:8]}"
+new_group = NewGroupBody(
+    name=name,
+    description="made by a generated client",
+    scans_limit=2,
+    member_ids=[owner.user_id],
+)
+# With an Idempotency-Key, a retry (say, after a timeout) gets the first answer back.
+idempotency_key = str(uuid.uuid4())
 group = expect(
     "POST /groups",
-    create_group.sync_detailed(
-        client=client,
-        body=NewGroupBody(
-            name=name,
-            description="made by a generated client",
-            scans_limit=2,
-            member_ids=[owner.user_id],
-        ),
-    ),
+    create_group.sync_detailed(client=client, body=new_group, idempotency_key=idempotency_key),
     201,
     Group,
 )
 check(group.name == name and group.scans_limit == 2, f"group as created: {group}")
+retried = expect(
+    "POST /groups (retried with the same Idempotency-Key)",
+    create_group.sync_detailed(client=client, body=new_group, idempotency_key=idempotency_key),
+    201,
+    Group,
+)
+check(retried.id == group.id, f"the retry made another group: {retried} after {group}")
 again = expect("GET /groups/{id}", get_group.sync_detailed(group.id, client=client), 200, Group)
 check(
     [m.user_id for m in again.members] == [owner.user_id], f"group members: {again.members}"

@@ -183,6 +183,20 @@ pub struct Config {
         global = true
     )]
     pub outbound_allow: String,
+    /// Seconds a request waits for a database connection; while the database is unreachable
+    /// requests are answered 503 `database_unavailable` (with Retry-After) within it.
+    #[arg(long, env = "GATEHOUSE_DB_TIMEOUT", default_value_t = 3, global = true)]
+    pub db_timeout: u64,
+    /// Seconds to keep serving after SIGTERM while `/healthz` answers 503 `draining`, so that
+    /// load balancers take this replica out before it stops accepting (longer than their
+    /// fall × interval); 0 stops at once.
+    #[arg(
+        long,
+        env = "GATEHOUSE_DRAIN_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub drain_seconds: u64,
     /// DNS servers for the TXT look-ups of Verified domains, comma-separated `IP` or
     /// `IP:PORT` (split-horizon installs). By default the system's resolvers.
     #[arg(long, env = "GATEHOUSE_DNS_SERVER", default_value = "", global = true)]

@@ -7,6 +7,7 @@
 //! redirect from a streaming page was seen to leave the response hanging under load).
 
 use app::auth::server::{authenticate, current_org, RequestMeta};
+use app::error::AppError;
 use app::state::AppState;
 use app::two_factor::model::Compliance;
 use axum::extract::{Request, State};
@@ -52,6 +53,11 @@ pub async fn page_access(State(state): State<AppState>, req: Request, next: Next
     let (parts, body) = req.into_parts();
     let meta = RequestMeta::from_parts(&parts, state.settings.trust_proxy_hops);
     let session = authenticate(&state, &meta).await;
+    if let Err(err @ (AppError::DatabaseUnavailable { .. } | AppError::StorageFull { .. })) =
+        &session
+    {
+        return unavailable_page(err);
+    }
     if sign_in_page && matches!(session, Ok(None)) {
         return (StatusCode::FOUND, [(http::header::LOCATION, "/signin")]).into_response();
     }
@@ -81,6 +87,40 @@ pub async fn page_access(State(state): State<AppState>, req: Request, next: Next
         *response.status_mut() = StatusCode::FORBIDDEN;
     }
     response
+}
+
+/// A page while the database is out of reach (or its disk full): a clear 503 that says so
+/// and when to try again, instead of a page of errors.
+fn unavailable_page(err: &AppError) -> Response {
+    let retry = err.retry_after().unwrap_or(5);
+    let title = match err {
+        AppError::StorageFull { .. } => "Gatehouse's storage is full",
+        _ => "Gatehouse cannot reach its database",
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta http-equiv=\"refresh\" content=\"{retry}\">\
+         <title>Unavailable · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head>\
+         <body><main class=\"page\"><section class=\"card narrow\" role=\"alert\">\
+         <h1>{title}</h1><p>{}</p>\
+         <p class=\"muted\">This page tries again by itself in {retry} seconds.</p>\
+         </section></main></body></html>",
+        err
+    );
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (
+                http::header::CONTENT_TYPE,
+                "text/html; charset=utf-8".to_string(),
+            ),
+            (http::header::RETRY_AFTER, retry.to_string()),
+            (http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        html,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

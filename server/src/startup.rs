@@ -128,6 +128,8 @@ pub struct Application {
     pub state: AppState,
     delivery_poll: Duration,
     key_expiry_check: Duration,
+    /// How long to serve after the stop signal while `/healthz` says `draining`.
+    drain: Duration,
     database_url: String,
     listener: tokio::net::TcpListener,
     metrics_listener: Option<tokio::net::TcpListener>,
@@ -136,7 +138,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let db = Db::connect(&config.database_url()).await?;
+        let db = Db::connect_with(
+            &config.database_url(),
+            Duration::from_secs(config.db_timeout.max(1)),
+        )
+        .await?;
         db.migrate().await?;
         let mailer = config
             .smtp_url
@@ -173,6 +179,7 @@ impl Application {
             state,
             delivery_poll: Duration::from_millis(config.delivery_poll_ms.max(10)),
             key_expiry_check: Duration::from_secs(config.key_expiry_check_secs.max(1)),
+            drain: Duration::from_secs(config.drain_seconds),
             database_url: config.database_url(),
             listener,
             router,
@@ -186,8 +193,11 @@ impl Application {
         self.serve_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` resolves, then shuts down gracefully: stop accepting connections,
-    /// let the requests in flight finish (for at most [`SHUTDOWN_GRACE`]), let the delivery
+    /// Serves until `stop` resolves, then shuts down gracefully: drain (for `--drain-seconds`
+    /// `/healthz` answers 503 `draining` while requests are still served, each answered with
+    /// `Connection: close`, so a balancer moves traffic away and no request already on its way
+    /// is dropped), stop accepting connections, let the requests in flight finish (for at
+    /// most [`SHUTDOWN_GRACE`]), tell the other replicas this one left, let the delivery
     /// worker finish the attempts it started, and return.
     pub async fn serve_until(
         self,
@@ -208,9 +218,19 @@ impl Application {
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown({
-            let token = token.clone();
+            let (token, state, drain) = (token.clone(), self.state.clone(), self.drain);
             async move {
                 stop.await;
+                state
+                    .draining
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                if !drain.is_zero() {
+                    tracing::info!(
+                        drain_secs = drain.as_secs(),
+                        "draining: /healthz answers 503 while requests are still served"
+                    );
+                    tokio::time::sleep(drain).await;
+                }
                 tracing::info!("shutting down: no new connections; finishing requests in flight");
                 token.cancel();
             }
@@ -369,6 +389,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             app::api_keys::server::cache::settle_after_change,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            close_while_draining,
+        ))
         .layer(axum::middleware::from_fn(server_fn_errors::map_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -428,6 +452,22 @@ pub fn router(state: AppState) -> Router {
     } else {
         router
     }
+}
+
+/// While draining, every answer closes its connection: a client's next request opens a new
+/// one, which the balancer sends to a replica that is not stopping.
+async fn close_while_draining(
+    State(state): State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(req).await;
+    if state.is_draining() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Embedded files first; anything else renders the app's 404 page.

@@ -126,7 +126,7 @@ async fn a_typo_is_refused_before_any_database_work(app: TestApp) {
     );
     app.api("GET", "/api/v1/me", Some(&key), None)
         .await
-        .expect_error(500, "internal", None);
+        .expect_error(503, "database_unavailable", None);
 }
 
 async fn revoked_and_expired_keys_stop_working(app: TestApp) {

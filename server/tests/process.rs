@@ -1,6 +1,6 @@
 //! The real `gatehouse` binary as an operator runs it: a backup taken while it serves holds
-//! every acknowledged write, SIGTERM drains and exits 0, and `kill -9` in the middle of a burst
-//! of writes loses nothing that was acknowledged.
+//! every acknowledged write, SIGTERM drains (503 `draining` on /healthz) and exits 0, and
+//! `kill -9` in the middle of a burst of writes loses nothing that was acknowledged.
 
 mod common;
 
@@ -314,7 +314,7 @@ async fn a_backup_taken_under_writes_restores_every_acknowledged_row() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_finishes_requests_and_deliveries_in_flight_then_exits_0() {
     let data = temp_dir("sigterm");
-    let (mut child, base) = serve(&data.0, &[]);
+    let (mut child, base) = serve(&data.0, &["--drain-seconds", "1"]);
     // A receiver that takes 2 s to answer.
     let slow = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -388,7 +388,26 @@ async fn sigterm_finishes_requests_and_deliveries_in_flight_then_exits_0() {
         .expect("kill -TERM");
     assert!(sent.success());
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // No new connections once shutting down...
+    // Draining: the health check says so, and requests are still served, each closing its
+    // connection...
+    let health = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .expect("served while draining");
+    assert_eq!(health.status(), 503);
+    assert_eq!(
+        health
+            .headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
+    let body: serde_json::Value = health.json().await.expect("json");
+    assert_eq!(body["status"], "draining", "{body}");
+    // ...then no new connections once the drain is over...
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let refused = reqwest::Client::new()
         .get(format!("{base}/healthz"))
         .timeout(Duration::from_secs(2))

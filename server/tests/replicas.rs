@@ -16,18 +16,6 @@ on_both_databases!(
     the_cache_is_off_while_its_listener_is_down
 );
 
-async fn replica_of(a: &TestApp) -> TestApp {
-    let shared = a.config().clone();
-    let b = TestApp::spawn_with(a.backend, move |c| {
-        c.database_url = shared.database_url.clone();
-        c.data_dir = shared.data_dir.clone();
-        c.secret_key = shared.secret_key.clone();
-    })
-    .await
-    .expect("second replica");
-    b
-}
-
 /// On PostgreSQL, the key's row was served from `app`'s cache (so the test exercises it).
 fn assert_cached(app: &TestApp) {
     if app.backend == Backend::Postgres {
@@ -84,7 +72,7 @@ async fn revoke_on_a_refused_on_b(a: &TestApp, b: &TestApp, member: &reqwest::Cl
 }
 
 async fn a_change_on_one_replica_holds_on_the_other_at_once(a: TestApp) {
-    let b = replica_of(&a).await;
+    let b = a.replica().await;
     if a.backend == Backend::Postgres {
         a.cache_live(true).await;
         b.cache_live(true).await;
@@ -218,7 +206,7 @@ async fn a_change_made_outside_gatehouse_reaches_the_cache(a: TestApp) {
 /// While the listening connection is down, a replica reads every key from the database (it
 /// cannot know what changed), and it uses the cache again once it listens again.
 async fn the_cache_is_off_while_its_listener_is_down(a: TestApp) {
-    let b = replica_of(&a).await;
+    let b = a.replica().await;
     let (_owner, _org, member, _, key) = admin_with_key(&a).await;
     if b.backend == Backend::Postgres {
         b.cache_live(true).await;

@@ -39,9 +39,20 @@ pub enum DbError {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// How long a request waits for a database connection before it is answered 503
+/// `database_unavailable` (`--db-timeout`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Db {
-    /// Connects; for SQLite creates the file (and its folder) when missing and turns on WAL.
+    /// [`Db::connect_with`] with the default wait for a connection.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// Connects; for SQLite creates the file (and its folder) when missing and turns on WAL.
+    /// A request waits at most `acquire_timeout` for a connection: while the database is
+    /// unreachable, every request is answered within it.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -87,11 +98,21 @@ impl Db {
                 Backend::Postgres => 4,
             })
             .idle_timeout(None)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
             // No ping before each use: for PostgreSQL it was a second round trip on every
             // request (an API call is one query). A connection the server dropped fails its
             // next query, which answers 500 once, and the pool replaces it.
             .test_before_acquire(false)
+            // A connection that comes back still inside a transaction is not used again. The
+            // case: SQLite rolls a transaction back by itself when the disk is full, sqlx
+            // still counts it open, its ROLLBACK fails, and its next BEGIN becomes a SAVEPOINT
+            // that holds the write lock for good (every other writer: "database is locked").
+            // A connection released while its rollback is still on its way is closed too: a
+            // new one costs little on a path that only errors take.
+            .after_release(|conn, _meta| {
+                let healthy = !sqlx::Connection::is_in_transaction(conn);
+                Box::pin(async move { Ok(healthy) })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -113,12 +134,42 @@ impl Db {
         })
     }
 
-    pub async fn migrate(&self) -> Result<(), DbError> {
+    fn embedded(&self) -> &'static sqlx::migrate::Migrator {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
         }
+    }
+
+    /// Applies the embedded migrations this database lacks. A database already migrated by a
+    /// newer build (a rolling upgrade: a replica of the next version started first) is
+    /// accepted: migrations only add, so this build's queries still hold.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        self.migrate_up_to(i64::MAX).await
+    }
+
+    /// [`Db::migrate`], up to and including `version` only: an earlier version's schema, for
+    /// the upgrade tests.
+    pub async fn migrate_up_to(&self, version: i64) -> Result<(), DbError> {
+        let embedded = self.embedded();
+        let migrator = sqlx::migrate::Migrator {
+            migrations: embedded
+                .iter()
+                .filter(|m| m.version <= version)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+            ignore_missing: true,
+            locking: embedded.locking,
+            no_tx: embedded.no_tx,
+        };
+        migrator.run(&self.pool).await?;
         Ok(())
+    }
+
+    /// The versions of the embedded migrations, oldest first.
+    pub fn migration_versions(&self) -> Vec<i64> {
+        self.embedded().iter().map(|m| m.version).collect()
     }
 
     /// A cheap round trip, for health checks.
@@ -127,6 +178,15 @@ impl Db {
             .execute(&self.pool)
             .await
             .map(|_| ())
+    }
+
+    /// [`Db::ping`] within `limit`: a health check answers in time whatever the database does.
+    pub async fn ping_within(&self, limit: Duration) -> Result<(), String> {
+        match tokio::time::timeout(limit, self.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
+        }
     }
 }
 

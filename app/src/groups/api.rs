@@ -113,7 +113,7 @@ pub async fn create_group(
             )?,
         ],
     };
-    let id = server::create(&state, &actor, group).await?;
+    let id = server::create(&state, &actor, group).await?.id;
     leptos_axum::redirect(&format!("/groups/{id}"));
     Ok(id)
 }

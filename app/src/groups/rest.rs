@@ -189,8 +189,7 @@ async fn create_group(
         member_ids,
         integrations: Vec::new(),
     };
-    let id = server::create(&state, actor, group).await?;
-    let detail = server::detail(&state, actor, id).await?;
+    let detail = server::create(&state, actor, group).await?;
     Ok((StatusCode::CREATED, Json(detail.into())))
 }
 

@@ -213,7 +213,12 @@ pub struct NewGroup {
     pub integrations: Vec<integrations::IntegrationInput>,
 }
 
-pub async fn create(state: &AppState, actor: &Actor, group: NewGroup) -> Result<i64, AppError> {
+/// Creates the group; answers it as [`detail`] reads it, read before the commit.
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    group: NewGroup,
+) -> Result<GroupDetail, AppError> {
     authorize(actor.role, Action::CreateDeleteGroups)?;
     integrations::check_destinations(state, &group.integrations).await?;
     let now = state.now();
@@ -258,8 +263,9 @@ pub async fn create(state: &AppState, actor: &Actor, group: NewGroup) -> Result<
             })),
     )
     .await?;
+    let detail = detail_on(&mut tx, actor, group_id).await?;
     tx.commit().await?;
-    Ok(group_id)
+    Ok(detail)
 }
 
 /// Adds an organization member to the group; anyone else is "not found".
@@ -297,20 +303,35 @@ pub async fn detail(
     actor: &Actor,
     group_id: i64,
 ) -> Result<GroupDetail, AppError> {
+    let mut conn = state.db.pool.acquire().await?;
+    detail_on(&mut conn, actor, group_id).await
+}
+
+/// [`detail`] on a given connection: inside the transaction that made the change, a change's
+/// answer is read before it commits, so a committed change is never answered with an error.
+async fn detail_on(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    group_id: i64,
+) -> Result<GroupDetail, AppError> {
     authorize(actor.role, Action::ViewMembers)?;
-    let row: Option<(String, String, i64)> = sqlx::query_as(
-        "SELECT name, description, scans_limit FROM groups WHERE id = $1 AND org_id = $2",
+    let row: Option<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT g.name, g.description, g.scans_limit, o.plan FROM groups g
+         JOIN organizations o ON o.id = g.org_id WHERE g.id = $1 AND g.org_id = $2",
     )
     .bind(group_id)
     .bind(actor.org_id)
-    .fetch_optional(&state.db.pool)
+    .fetch_optional(&mut *conn)
     .await?;
-    let (name, description, scans_limit) = row.ok_or(AppError::NotFound)?;
-    let (member_count,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM group_members WHERE group_id = $1")
-            .bind(group_id)
-            .fetch_one(&state.db.pool)
-            .await?;
+    let (name, description, scans_limit, plan) = row.ok_or(AppError::NotFound)?;
+    let (member_count, member_of_group): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN user_id = $2 THEN 1 ELSE 0 END), 0)
+         FROM group_members WHERE group_id = $1",
+    )
+    .bind(group_id)
+    .bind(actor.user_id)
+    .fetch_one(&mut *conn)
+    .await?;
     let members: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT u.id, u.name, u.email FROM group_members gm
          JOIN memberships m ON m.org_id = gm.org_id AND m.user_id = gm.user_id
@@ -319,15 +340,15 @@ pub async fn detail(
     )
     .bind(group_id)
     .bind(MEMBERS_SHOWN)
-    .fetch_all(&state.db.pool)
+    .fetch_all(&mut *conn)
     .await?;
-    let member_of_group = is_member_of(state, group_id, actor.user_id).await?;
+    let plan = Plan::parse(&plan).map_err(|_| AppError::Internal)?;
     Ok(GroupDetail {
         id: group_id,
         name,
         description,
         scans_limit,
-        max_scans_limit: plan_of(state, actor.org_id).await?.max_scans_limit(),
+        max_scans_limit: plan.max_scans_limit(),
         member_count,
         members: members
             .into_iter()
@@ -337,7 +358,12 @@ pub async fn detail(
                 email,
             })
             .collect(),
-        can_edit: allows(actor.role, Action::EditGroup { member_of_group }),
+        can_edit: allows(
+            actor.role,
+            Action::EditGroup {
+                member_of_group: member_of_group > 0,
+            },
+        ),
         can_delete: allows(actor.role, Action::CreateDeleteGroups),
     })
 }

@@ -7,6 +7,7 @@
 //! the pages use, so the role checks of the policy module apply unchanged.
 
 pub mod extract;
+pub mod idempotency;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -137,6 +138,10 @@ pub fn router(state: AppState) -> axum::Router {
         .route(BASE, any(unknown_route))
         .route(&format!("{BASE}/{{*rest}}"), any(unknown_route))
         .layer(axum::middleware::map_response(bare_errors_as_problems))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -198,8 +203,44 @@ fn document_security_and_problems(doc: &mut utoipa::openapi::OpenApi) {
             "429",
             "The key's request budget is spent: wait Retry-After seconds.",
         ),
+        (
+            "503",
+            "database_unavailable (the database does not answer) or storage_full: nothing was changed; wait Retry-After seconds.",
+        ),
     ];
+    // POSTs take an Idempotency-Key (see `idempotency`).
+    let idempotency_key = utoipa::openapi::path::ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(utoipa::openapi::path::ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(
+            "Any unique string (a UUID): the same request sent again with the same key within \
+             24 hours gets the first answer (header `Idempotent-Replayed: true`) instead of \
+             making a second change. The same key with another body is 422 \
+             `idempotency_key_reused`; while the first request still runs, 409 \
+             `idempotency_key_in_use`.",
+        ))
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$")),
+        ))
+        .build();
     for item in doc.paths.paths.values_mut() {
+        if let Some(post) = item.post.as_mut() {
+            post.parameters
+                .get_or_insert_with(Vec::new)
+                .push(idempotency_key.clone());
+            post.responses.responses.entry("409".to_string()).or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description("idempotency_key_in_use: the first request with this Idempotency-Key still runs.")
+                        .build(),
+                )
+            });
+        }
         for op in [
             &mut item.get,
             &mut item.post,

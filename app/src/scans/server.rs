@@ -237,11 +237,19 @@ async fn visible_group(
 
 /// One scan; 404 when it is in another organization or in a group the actor is not in.
 pub async fn get(state: &AppState, actor: &Actor, scan_id: i64) -> Result<ScanRow, AppError> {
+    get_on(&state.db.pool, actor, scan_id).await
+}
+
+/// [`get`] on a given connection (a change reads its answer before it commits).
+async fn get_on<'e, E>(db: E, actor: &Actor, scan_id: i64) -> Result<ScanRow, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     may_use_scans(actor.role)?;
     let sql = format!("{SELECT} WHERE {VISIBLE} AND s.id = $4");
     let row: Option<Row> = for_actor(&sql, actor)
         .bind(scan_id)
-        .fetch_optional(&state.db.pool)
+        .fetch_optional(db)
         .await?;
     row.ok_or(AppError::NotFound)?.into_scan()
 }
@@ -296,8 +304,10 @@ pub async fn create(
             .details(serde_json::json!({ "group_id": group_id, "target": target })),
     )
     .await?;
+    // Read before the commit: a committed scan is never answered with an error.
+    let scan = get_on(&mut *tx, actor, id).await?;
     tx.commit().await?;
-    get(state, actor, id).await
+    Ok(scan)
 }
 
 fn already_ended(status: ScanStatus) -> AppError {

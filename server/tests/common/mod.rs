@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod oidc;
+pub mod own_postgres;
 pub mod receiver;
 pub mod smtp;
 pub mod two_factor;
@@ -36,6 +37,8 @@ pub struct TestApp {
     pub dns: Arc<dns::DnsServer>,
     config: Config,
     server: tokio::task::JoinHandle<Result<(), gatehouse::startup::StartError>>,
+    /// Asks the server to stop as SIGTERM does (see [`TestApp::sigterm`]).
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     _data_dir: TempDir,
 }
 
@@ -63,7 +66,7 @@ fn unique_name(prefix: &str) -> String {
 }
 
 /// A fresh PostgreSQL database on the server of `GATEHOUSE_TEST_POSTGRES_URL`.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     let base = std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
         .ok()
         .filter(|u| !u.is_empty())?;
@@ -120,7 +123,7 @@ impl TestApp {
         let addr = app.addr;
         let metrics_addr = app.metrics_addr;
         let state = app.state.clone();
-        let server = tokio::spawn(app.serve_until_stopped());
+        let (stop, server) = serve(app);
         Some(Self {
             addr,
             metrics_addr,
@@ -131,6 +134,7 @@ impl TestApp {
             dns,
             config,
             server,
+            stop,
             _data_dir: TempDir(data_dir),
         })
     }
@@ -152,8 +156,23 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("Gatehouse failed to restart: {e}"));
         self.addr = app.addr;
         self.state = app.state.clone();
-        self.server = tokio::spawn(app.serve_until_stopped());
+        let (stop, server) = serve(app);
+        self.stop = stop;
+        self.server = server;
         self
+    }
+
+    /// A second replica of this one: another server on the same database, data directory
+    /// and server key.
+    pub async fn replica(&self) -> TestApp {
+        let shared = self.config().clone();
+        TestApp::spawn_with(self.backend, move |c| {
+            c.database_url = shared.database_url.clone();
+            c.data_dir = shared.data_dir.clone();
+            c.secret_key = shared.secret_key.clone();
+        })
+        .await
+        .expect("second replica")
     }
 
     /// The server's clock, in Unix seconds.
@@ -563,6 +582,38 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         n
+    }
+}
+
+type Serving = (
+    Option<tokio::sync::oneshot::Sender<()>>,
+    tokio::task::JoinHandle<Result<(), gatehouse::startup::StartError>>,
+);
+
+/// Serves `app` until [`TestApp::sigterm`] (or the task is dropped).
+fn serve(app: Application) -> Serving {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve_until(async move {
+        let _ = rx.await;
+    }));
+    (Some(tx), server)
+}
+
+impl TestApp {
+    /// What SIGTERM does to the process: drain, then stop. Answers at once.
+    pub fn sigterm(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits for the server to have stopped (after [`TestApp::sigterm`]).
+    pub async fn stopped(&mut self) -> Result<(), String> {
+        match (&mut self.server).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(err) => Err(err.to_string()),
+        }
     }
 }
 

@@ -251,8 +251,19 @@ impl KeyCache {
                 None
             }
             (Some("bye"), Some(from), None, None) => {
-                if let (Ok(from), Ok(mut peers)) = (from.parse::<u64>(), self.peers.lock()) {
+                let Ok(from) = from.parse::<u64>() else {
+                    return None;
+                };
+                if let Ok(mut peers) = self.peers.lock() {
                     peers.remove(&from);
+                }
+                // A replica that left answers nothing more: the changes waiting for its answer
+                // stop waiting now, not after the timeout.
+                if let Ok(mut waiters) = self.waiters.lock() {
+                    for waiter in waiters.values_mut() {
+                        waiter.unanswered.remove(&from);
+                        waiter.finish_if_done();
+                    }
                 }
                 None
             }
@@ -542,6 +553,19 @@ mod tests {
         // `gatehouse admin`'s ping is answered, but it serves nothing and is never waited for.
         assert_eq!(cache.received("w:77:0"), Some(format!("a:77:0:{me}")));
         assert!(cache.peers.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn a_replica_that_leaves_is_not_waited_for_by_changes_already_waiting() {
+        let cache = KeyCache::new(Backend::Postgres);
+        let me = cache.instance;
+        let mut rx = waiting(&cache, 3, &[42, 43]);
+        assert_eq!(cache.received(&format!("s:{me}:3")), None);
+        cache.received(&format!("a:{me}:3:43"));
+        assert!(rx.try_recv().is_err(), "42 has not answered");
+        // 42 shuts down (its drain is over) before answering.
+        cache.received("bye:42");
+        assert!(rx.try_recv().is_ok(), "the change stops waiting at once");
     }
 
     #[test]
