@@ -3,7 +3,8 @@
 
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-# start_gatehouse DIR PORT [DATABASE_URL]: starts the release binary without a request budget;
+# start_gatehouse DIR PORT [DATABASE_URL]: starts the release binary (GATEHOUSE_BIN, default
+# target/release/gatehouse) without a request budget;
 # sets GATEHOUSE_PID and BASE, and waits until it is healthy.
 start_gatehouse() {
   local dir=$1 port=$2 database_url=${3:-}
@@ -11,7 +12,7 @@ start_gatehouse() {
   [ -n "$database_url" ] && args+=(--database-url "$database_url")
   # BENCH_METRICS_PORT: serve /metrics there too (the benchmark reads the server's own timings).
   [ -n "${BENCH_METRICS_PORT:-}" ] && args+=(--metrics-addr "127.0.0.1:$BENCH_METRICS_PORT")
-  RUST_LOG=warn target/release/gatehouse "${args[@]}" >"$dir/server.log" 2>&1 &
+  RUST_LOG=warn "${GATEHOUSE_BIN:-target/release/gatehouse}" "${args[@]}" >"$dir/server.log" 2>&1 &
   GATEHOUSE_PID=$!
   BASE="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null && return 0; sleep 0.1; done

@@ -115,7 +115,8 @@ pub async fn prune(state: &AppState) -> Result<Pruned, AppError> {
     })
 }
 
-/// Prunes once at start and then every `every`, until `stop`.
+/// Prunes (and checkpoints the audit log's chains) once at start and then every `every`,
+/// until `stop`.
 pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
     loop {
         match prune(&state).await {
@@ -124,6 +125,11 @@ pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
             }
             Ok(_) => {}
             Err(err) => tracing::error!(?err, "pruning expired rows"),
+        }
+        match crate::audit::chain::checkpoint(&state).await {
+            Ok(0) => {}
+            Ok(written) => tracing::info!(written, "audit log checkpoints"),
+            Err(err) => tracing::error!(?err, "writing audit log checkpoints"),
         }
         tokio::select! {
             () = tokio::time::sleep(every) => {}

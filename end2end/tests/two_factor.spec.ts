@@ -127,7 +127,7 @@ test('an Owner resets the 2FA of a member who lost their phone, and downloads th
   expect(download.suggestedFilename()).toMatch(/^audit-\d+-\d{4}-\d{2}-\d{2}\.csv$/);
   const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
   const lines = csv.trim().split('\r\n');
-  expect(lines[0]).toBe('id,time,actor,actor_email,action,target,ip,details');
+  expect(lines[0]).toBe('id,time,actor,actor_email,action,target,ip,details,org_id,actor_user_id,created_at,seq,hash');
   expect(lines).toHaveLength(2);
   expect(lines[1]).toContain('member.two_factor_reset');
 });

@@ -25,6 +25,23 @@ pub enum AdminCommand {
     DisableUser(EmailArg),
     /// Enable a disabled account again.
     EnableUser(EmailArg),
+    /// The audit log's hash chains.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Walk each organization's chain (or one) and name the first event that was changed,
+    /// removed or reordered, a checkpoint that does not hold, or a cut tail. Exits 1 if any.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// One organization's id (`0`: the events without an organization); every chain if left out.
+    #[arg(long)]
+    pub org: Option<i64>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -137,7 +154,7 @@ fn user_line(u: &UserSummary) -> String {
 
 pub async fn run(config: &Config, command: &AdminCommand) -> Result<(), AdminError> {
     let db = open(config).await?;
-    let result = execute(&db, command).await;
+    let result = execute(config, &db, command).await;
     if result.is_ok() && command.changes() {
         wait_for_servers(&db, &config.database_url()).await;
     }
@@ -166,12 +183,55 @@ async fn wait_for_servers(db: &Db, url: &str) {
 impl AdminCommand {
     /// Whether the command changes anything (the listings only read).
     fn changes(&self) -> bool {
-        !matches!(self, Self::Users(_) | Self::Orgs(_))
+        !matches!(self, Self::Users(_) | Self::Orgs(_) | Self::Audit(_))
     }
 }
 
-async fn execute(db: &Db, command: &AdminCommand) -> Result<(), AdminError> {
+/// `gatehouse admin audit verify`: a line per chain; exit 1 when any is broken.
+async fn verify_audit(config: &Config, db: &Db, args: &VerifyArgs) -> Result<(), AdminError> {
+    let secret =
+        app::crypto::SecretKey::load_or_create(config.secret_key.as_deref(), &config.data_dir)
+            .map_err(|e| AdminError::Failed(format!("the server key: {e}")))?;
+    let chains = match args.org {
+        Some(org) => vec![(org != 0).then_some(org)],
+        None => app::audit::chain::chains(&db.pool).await?,
+    };
+    let mut broken = 0;
+    for org in chains {
+        let report = app::audit::chain::verify(&db.pool, &secret, org).await?;
+        let name = match org {
+            Some(id) => format!("organization {id}"),
+            None => "events without an organization".to_string(),
+        };
+        let pending = match report.unchained {
+            0 => String::new(),
+            n => format!("; {n} not chained yet (chained at the next write)"),
+        };
+        match &report.broken {
+            None => println!(
+                "{name}: intact, {} events, {} checkpoints{pending}",
+                report.events, report.checkpoints
+            ),
+            Some(why) => {
+                broken += 1;
+                println!(
+                    "{name}: BROKEN after {} intact events: {why}{pending}",
+                    report.events
+                );
+            }
+        }
+    }
+    match broken {
+        0 => Ok(()),
+        n => Err(AdminError::Failed(format!(
+            "{n} audit chain(s) broken: the log was altered outside Gatehouse"
+        ))),
+    }
+}
+
+async fn execute(config: &Config, db: &Db, command: &AdminCommand) -> Result<(), AdminError> {
     match command {
+        AdminCommand::Audit(AuditCommand::Verify(args)) => verify_audit(config, db, args).await?,
         AdminCommand::Users(UsersCommand::List) => {
             let users = operator::list_users(db).await?;
             println!(

@@ -39,6 +39,8 @@ pub enum StartError {
     Key(#[from] app::crypto::KeyError),
     #[error("configuration: {0}")]
     Config(String),
+    #[error("chaining the audit log: {0}")]
+    Audit(String),
     #[error("runner: {0}")]
     Runner(#[from] crate::runner::RunnerError),
     #[error(transparent)]
@@ -144,6 +146,16 @@ impl Application {
         )
         .await?;
         db.migrate().await?;
+        // Events an older version wrote (before the chain, or beside it in a rolling upgrade).
+        let chained = app::audit::chain::seal_all(&db.pool, clock.now())
+            .await
+            .map_err(|e| StartError::Audit(e.to_string()))?;
+        if chained > 0 {
+            tracing::info!(
+                events = chained,
+                "chained audit events written by an older version"
+            );
+        }
         let mailer = config
             .smtp_url
             .as_deref()

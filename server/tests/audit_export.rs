@@ -153,7 +153,12 @@ async fn exports_equal_the_filtered_pages_in_both_formats(app: TestApp) {
             "action",
             "target",
             "ip",
-            "details"
+            "details",
+            "org_id",
+            "actor_user_id",
+            "created_at",
+            "seq",
+            "hash"
         ]
     );
     let from_csv: Vec<(i64, String, String, String)> = records[1..]

@@ -54,7 +54,10 @@ impl Format {
     }
 }
 
-const CSV_HEADER: &str = "id,time,actor,actor_email,action,target,ip,details\r\n";
+/// After the event's own columns, what its place in the hash chain needs: the stored details
+/// above are the text the hash covers (see `scripts/verify-audit-export.py`).
+const CSV_HEADER: &str =
+    "id,time,actor,actor_email,action,target,ip,details,org_id,actor_user_id,created_at,seq,hash\r\n";
 
 fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
@@ -101,6 +104,11 @@ fn encode(format: Format, rows: &[EventRow], out: &mut String) {
                     row.target.clone(),
                     row.ip.clone().unwrap_or_default(),
                     row.details.clone(),
+                    row.org_id.map(|v| v.to_string()).unwrap_or_default(),
+                    row.actor_user_id.map(|v| v.to_string()).unwrap_or_default(),
+                    row.created_at.to_string(),
+                    row.seq.map(|v| v.to_string()).unwrap_or_default(),
+                    row.hash.clone().unwrap_or_default(),
                 ];
                 for (i, field) in fields.iter().enumerate() {
                     if i > 0 {
@@ -122,6 +130,13 @@ fn encode(format: Format, rows: &[EventRow], out: &mut String) {
                     "target": row.target,
                     "ip": row.ip,
                     "details": details,
+                    // The hash chain: the stored text of the details is what the hash covers.
+                    "org_id": row.org_id,
+                    "actor_user_id": row.actor_user_id,
+                    "created_at": row.created_at,
+                    "details_text": row.details,
+                    "seq": row.seq,
+                    "hash": row.hash,
                 });
                 out.push_str(&line.to_string());
                 out.push('\n');

@@ -5,6 +5,8 @@ pub mod model;
 pub mod views;
 
 #[cfg(feature = "ssr")]
+pub mod chain;
+#[cfg(feature = "ssr")]
 mod server;
 #[cfg(feature = "ssr")]
 pub use server::parse_cursor;

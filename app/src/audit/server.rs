@@ -80,7 +80,7 @@ pub async fn record_at(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    Ok(())
+    super::chain::seal(tx, event.org_id, now).await
 }
 
 /// A user's change to their own account (2FA, password), written to the audit log of each of
@@ -115,6 +115,16 @@ pub async fn record_for_user_at(
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
+    // Each organization's chain, in one order (ascending, then chain 0) so that two such
+    // transactions never wait for each other's chains in a circle.
+    let orgs: Vec<(i64,)> =
+        sqlx::query_as("SELECT org_id FROM memberships WHERE user_id = $1 ORDER BY org_id")
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    for (org_id,) in orgs {
+        super::chain::seal(tx, Some(org_id), now).await?;
+    }
     record_at(
         tx,
         now,
@@ -127,10 +137,13 @@ pub async fn record_for_user_at(
 }
 
 /// Writes an event that records no change of stored data (a sign-in attempt, a lockout): it
-/// is its own single-statement transaction.
+/// is its own transaction.
 pub async fn record_event(state: &AppState, event: Event) -> Result<(), AppError> {
-    let mut conn = state.db.pool.acquire().await?;
-    record(&mut conn, state, event).await
+    // A transaction all the same: the event and its place in the chain are one write.
+    let mut tx = state.db.pool.begin().await?;
+    record(&mut tx, state, event).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub const PAGE_SIZE: i64 = 50;
@@ -154,6 +167,10 @@ pub struct EventRow {
     pub target: String,
     pub ip: Option<String>,
     pub details: String,
+    pub org_id: Option<i64>,
+    pub actor_user_id: Option<i64>,
+    pub seq: Option<i64>,
+    pub hash: Option<String>,
 }
 
 impl EventRow {
@@ -218,7 +235,8 @@ impl Criteria {
         limit: i64,
     ) -> Result<Vec<EventRow>, AppError> {
         Ok(sqlx::query_as(
-            "SELECT e.id, e.created_at, u.name, u.email, e.action, e.target, e.ip, e.details
+            "SELECT e.id, e.created_at, u.name, u.email, e.action, e.target, e.ip, e.details,
+                    e.org_id, e.actor_user_id, e.seq, e.hash
              FROM audit_events e LEFT JOIN users u ON u.id = e.actor_user_id
              WHERE e.org_id = $1 AND e.id < $2 AND +e.created_at >= $3 AND +e.created_at < $4
                AND ($5 IS NULL OR u.email_normalized = $5)
