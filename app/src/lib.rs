@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod audit_streams;
 pub mod auth;
 pub mod billing;
 pub mod domain;
@@ -19,6 +20,7 @@ pub mod orgs;
 pub mod overview;
 pub mod pages;
 pub mod policy;
+pub mod policy_impact;
 pub mod routes;
 pub mod scans;
 pub mod sessions;
@@ -38,6 +40,8 @@ pub mod maintenance;
 pub mod operator;
 #[cfg(feature = "ssr")]
 pub mod outbound;
+#[cfg(feature = "ssr")]
+pub mod report_only;
 #[cfg(feature = "ssr")]
 pub mod rest;
 #[cfg(feature = "ssr")]

@@ -289,6 +289,17 @@ impl std::fmt::Display for SendError {
     }
 }
 
+/// `sha256=` + hex HMAC-SHA256 of `"{timestamp}.{body}"` under the signing secret, as webhook
+/// deliveries and audit streams sign their bodies. Receivers recompute it and refuse old
+/// timestamps, so a captured delivery cannot be replayed later.
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 /// The client every user-aimed request goes through.
 #[derive(Clone)]
 pub struct Outbound {
@@ -330,12 +341,23 @@ impl Outbound {
         headers: &[(&str, String)],
         body: String,
     ) -> Result<reqwest::StatusCode, SendError> {
+        self.post(url, "application/json", headers, body).await
+    }
+
+    /// [`post_json`](Self::post_json) with another content type (JSON Lines).
+    pub async fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        headers: &[(&str, String)],
+        body: String,
+    ) -> Result<reqwest::StatusCode, SendError> {
         let url = Url::parse(url).map_err(|_| SendError::Refused(Refusal::NotHttp))?;
         self.check_literal(&url)?;
         let mut request = self
             .client
             .post(url)
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .body(body);
         for (name, value) in headers {
             request = request.header(*name, value);

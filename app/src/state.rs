@@ -159,6 +159,8 @@ pub struct AppState {
     /// Set once this process was asked to stop: `/healthz` answers 503 `draining` so that
     /// balancers stop sending, while requests are still served (`Connection: close`).
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// What policies tried in report-only mode would have refused, on its way to the database.
+    pub report_only: Arc<crate::report_only::ReportOnly>,
 }
 
 impl AppState {
@@ -183,6 +185,7 @@ impl AppState {
         Self {
             dns,
             draining: Arc::default(),
+            report_only: Arc::default(),
             db,
             key_cache,
             search_stats: Arc::default(),

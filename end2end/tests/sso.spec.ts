@@ -99,6 +99,10 @@ test('an Owner connects the provider, tests it, requires it; members sign in thr
   await expect(page.locator('section#sso').getByTestId('sso-test')).toContainText('Test connection succeeded');
   await page.screenshot({ path: 'test-results/sso-settings.png', fullPage: true });
   await page.locator('section#sso').getByRole('button', { name: 'Require single sign-on' }).click();
+  // The confirmation names who it blocks before anything changes: nobody has an account yet.
+  const requireSso = page.locator('section#sso').getByRole('alertdialog');
+  await expect(requireSso.getByTestId('impact-summary')).toHaveText('No member will lose access.');
+  await requireSso.getByRole('button', { name: 'Require single sign-on' }).click();
   await expect(page.locator('section#sso').getByRole('button', { name: 'Stop requiring single sign-on' })).toBeVisible();
 
   // Alice has no account: the sign-in page's single sign-on form takes her to the provider,

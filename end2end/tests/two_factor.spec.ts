@@ -66,7 +66,7 @@ test('an Owner requires 2FA and a member without it is sent to 2FA setup', async
   await apply.focus();
   await page.keyboard.press('Enter');
   const confirmation = page.getByRole('alertdialog');
-  await expect(confirmation).toContainText('1 member without it will lose access at once');
+  await expect(confirmation.getByTestId('impact-summary')).toHaveText('1 member will lose access at once; no API key will be refused.');
   const confirm = confirmation.getByRole('button', { name: 'Require two-factor authentication' });
   await expect(confirm).toBeFocused();
   await page.keyboard.press('Tab');

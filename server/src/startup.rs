@@ -266,6 +266,7 @@ impl Application {
                         poll,
                         token.clone()
                     ),
+                    app::audit_streams::server::run_worker(state.clone(), poll, token.clone()),
                     app::scans::server::run_reaper(
                         state.clone(),
                         Duration::from_secs(15),

@@ -24,6 +24,23 @@ const ORGANIZATION_DOORS: &[(&str, &[(&str, &str)])] = &[
         &[("name", "k"), ("scopes", "org:read"), ("expiry", "30")],
     ),
     ("audit/list", &[]),
+    ("org/audit_streams", &[]),
+    (
+        "org/audit_streams/add",
+        &[
+            ("kind", "json_lines"),
+            ("url", "https://siem.door.example/"),
+            ("secret", "0123456789abcdef"),
+        ],
+    ),
+    ("org/audit_streams/remove", &[("stream_id", "1")]),
+    ("org/policies/preview", &[("policy", "two_factor")]),
+    ("org/policies/trials", &[]),
+    (
+        "org/policies/trials/start",
+        &[("policy", "two_factor"), ("days", "7")],
+    ),
+    ("org/policies/trials/stop", &[("policy", "two_factor")]),
     ("billing/get", &[]),
     (
         "billing/update",

@@ -42,6 +42,11 @@ pub struct OrgSummary {
     /// What this session must still prove before acting here (see [`StepUp`]).
     #[serde(default)]
     pub step_up: Option<StepUp>,
+    /// A policy this organization is trying in report-only mode that would refuse this
+    /// request (`two_factor`, `security_keys`, `sso`): nothing is refused, it is counted.
+    /// Server-side only.
+    #[serde(skip)]
+    pub would_deny: Option<&'static str>,
 }
 
 /// What an organization asks of a session that is signed in but was not proven enough for

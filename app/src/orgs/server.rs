@@ -5,7 +5,8 @@ use crate::domain::{OrgName, Role};
 use crate::error::AppError;
 use crate::policy::{allows, authorize, Action};
 use crate::state::AppState;
-use crate::two_factor::server::policy::{StandingRow, STANDING_COLUMNS};
+use crate::two_factor::model::Compliance;
+use crate::two_factor::server::policy::{trial_denies, StandingRow, STANDING_COLUMNS};
 
 pub fn role_of(raw: &str) -> Result<Role, AppError> {
     Role::parse(raw).map_err(|_| {
@@ -35,7 +36,8 @@ pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSumma
             &format!(
                 "SELECT o.id, o.name, m.role,
                         CASE WHEN n.user_id IS NULL THEN 0 ELSE 1 END AS notice, {STANDING_COLUMNS},
-                        COALESCE(c.required, 0)
+                        COALESCE(c.required, 0), o.two_factor_trial, o.two_factor_trial_until,
+                        o.sso_trial_until
                  FROM memberships m JOIN organizations o ON o.id = m.org_id
                  JOIN users u ON u.id = m.user_id
                  LEFT JOIN two_factor_notices n ON n.user_id = m.user_id AND n.org_id = m.org_id
@@ -50,14 +52,24 @@ pub async fn orgs_of_user(state: &AppState, user_id: i64) -> Result<Vec<OrgSumma
         .map(|row| {
             let standing = StandingRow::from_read(row, 4)?;
             let role = role_of(&row.text(2)?)?;
+            let two_factor = standing.compliance(now);
+            // Report only: what a trial would refuse that the policies in force let through.
+            // The session decides single sign-on's (Session::orgs).
+            let sso_trial = row.opt_i64(13)?.is_some_and(|until| until > now);
+            let would_deny = match trial_denies(row.i64(11)?, row.opt_i64(12)?, &standing, now) {
+                Some(policy) if two_factor != Compliance::Blocked => Some(policy),
+                _ if sso_trial && role != Role::Owner => Some("sso"),
+                _ => None,
+            };
             Ok(OrgSummary {
+                would_deny,
                 // The session decides whether it came through the provider (Session::orgs).
                 sso_required: row.i64(10)? == 1 && role != Role::Owner,
                 id: row.i64(0)?,
                 name: row.text(1)?,
                 role,
                 two_factor_notice: row.i64(3)? == 1,
-                two_factor: standing.compliance(now),
+                two_factor,
                 security_keys_only: standing.security_keys_only(),
                 // The session decides what it still has to prove (Session::orgs).
                 step_up: None,

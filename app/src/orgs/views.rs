@@ -21,6 +21,7 @@ pub fn SettingsPage() -> impl IntoView {
                 {allows(org.role, Action::ManageOrganization).then(|| view! { <SecurityPanel org_id=org.id/> })}
                 {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::domains::views::DomainsPanel org_id=org.id/> })}
                 {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::sso::views::SsoPanel org_id=org.id/> })}
+                {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::audit_streams::views::AuditStreamsPanel org_id=org.id/> })}
                 {allows(org.role, Action::ManageBilling).then(|| view! { <BillingPanel org_id=org.id/> })}
                 {allows(org.role, Action::ManageOrganization).then(|| view! { <DeleteOrgPanel org_id=org.id/> })}
             }.into_any(),

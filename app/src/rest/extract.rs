@@ -26,7 +26,11 @@ impl FromRequestParts<AppState> for KeyActor {
             .map(|v| v.to_str().map_err(|_| AppError::ApiKeyInvalid))
             .transpose()?;
         let ip = RequestMeta::from_parts(parts, state.settings.trust_proxy_hops).ip;
-        authenticate(state, header, ip).await
+        let agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        authenticate(state, header, ip, agent).await
     }
 }
 

@@ -88,6 +88,7 @@ fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(crate::api_keys::rest::routes())
         .merge(crate::orgs::rest::routes())
+        .merge(crate::policy_impact::rest::routes())
         .merge(crate::members::rest::routes())
         .merge(crate::invitations::rest::routes())
         .merge(crate::groups::rest::routes())

@@ -458,6 +458,17 @@ pub async fn set_required(state: &AppState, actor: &Actor, required: bool) -> Re
         .bind(actor.org_id)
         .execute(&mut *tx)
         .await?;
+    if required {
+        // Enforcing ends a report-only trial of it.
+        let now = state.now();
+        sqlx::query(
+            "UPDATE organizations SET sso_trial_until = $1 WHERE id = $2 AND sso_trial_until > $1",
+        )
+        .bind(now)
+        .bind(actor.org_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     audit::record(
         &mut tx,
         state,

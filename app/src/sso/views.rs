@@ -5,6 +5,10 @@ use super::api::{get_sso_settings, sso_offered, RemoveSso, SaveSsoSettings, SetS
 use super::model::{sign_in_error_message, SsoConnection, SsoSettings};
 use crate::domain::Role;
 use crate::forms::{field_error, general_error, Field};
+use crate::policy_impact::{
+    model::Proposal,
+    views::{PolicyImpact, ReportOnly},
+};
 use leptos::prelude::*;
 
 #[component]
@@ -142,19 +146,19 @@ fn ConnectionStatus(
             <input type="hidden" name="org" value=org_id.to_string()/>
             <button type="submit" class="button secondary" disabled=!testable>"Test connection"</button>
         </form>
-        <ActionForm action=require>
-            <input type="hidden" name="org_id" value=org_id.to_string()/>
-            <input type="hidden" name="required" value=if required { "false" } else { "true" }/>
-            <p class="muted">{if required {
-                "Single sign-on is required: members reach this organization only through the identity provider. Owners keep a password sign-in for emergencies, and it is audited."
-            } else {
-                "Require single sign-on: members reach this organization only through the identity provider (Owners keep an audited password sign-in)."
-            }}</p>
-            <p class="form-error" role="alert">{move || general_error(require.value(), &[]).get()}</p>
-            <button type="submit" class="button" disabled=!required && tested.is_none()>
-                {if required { "Stop requiring single sign-on" } else { "Require single sign-on" }}
-            </button>
-        </ActionForm>
+        {if required {
+            view! {
+                <ActionForm action=require>
+                    <input type="hidden" name="org_id" value=org_id.to_string()/>
+                    <input type="hidden" name="required" value="false"/>
+                    <p class="muted">"Single sign-on is required: members reach this organization only through the identity provider. Owners keep a password sign-in for emergencies, and it is audited."</p>
+                    <p class="form-error" role="alert">{move || general_error(require.value(), &[]).get()}</p>
+                    <button type="submit" class="button">"Stop requiring single sign-on"</button>
+                </ActionForm>
+            }.into_any()
+        } else {
+            view! { <RequireSso org_id require testable=tested.is_some()/> }.into_any()
+        }}
         <ActionForm action=remove>
             <input type="hidden" name="org_id" value=org_id.to_string()/>
             <p class="form-error" role="alert">{move || general_error(remove.value(), &[]).get()}</p>
@@ -163,6 +167,34 @@ fn ConnectionStatus(
         <crate::auth::views::ConfirmAccessPrompt
             asked=Signal::derive(move || crate::forms::asks_confirmation(require.value()).get().or(crate::forms::asks_confirmation(remove.value()).get()))
             id="sso-status-confirm"/>
+    }
+}
+
+/// **Require single sign-on**, in two steps: the button opens a confirmation that shows who
+/// it would block before anything changes.
+#[component]
+fn RequireSso(org_id: i64, require: ServerAction<SetSsoRequired>, testable: bool) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    view! {
+        <p class="muted">"Require single sign-on: members reach this organization only through the identity provider (Owners keep an audited password sign-in)."</p>
+        {move || (!confirming.get()).then(|| view! {
+            <button type="button" class="button" disabled=!testable on:click=move |_| confirming.set(true)>"Require single sign-on"</button>
+        })}
+        {move || confirming.get().then(|| view! {
+            <div class="confirm" role="alertdialog" aria-labelledby="confirm-sso">
+                <p id="confirm-sso"><strong>"Require single sign-on?"</strong></p>
+                <PolicyImpact org_id policy=Proposal::Sso grace_days="0".to_string()/>
+                <ActionForm action=require>
+                    <input type="hidden" name="org_id" value=org_id.to_string()/>
+                    <input type="hidden" name="required" value="true"/>
+                    <p class="form-error" role="alert">{move || general_error(require.value(), &[]).get()}</p>
+                    <button type="submit" class="button">"Require single sign-on"</button>
+                    " "
+                    <button type="button" class="button secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </ActionForm>
+            </div>
+        })}
+        <ReportOnly org_id family=Proposal::Sso offer=Signal::derive(move || confirming.get().then_some(Proposal::Sso))/>
     }
 }
 

@@ -103,5 +103,4 @@ pub struct MemberWithout {
 
 /// How many members without 2FA the policy panel lists by name.
 pub const WITHOUT_SHOWN: i64 = 20;
-/// The longest grace period, in days.
-pub const MAX_GRACE_DAYS: i64 = 30;
+pub use crate::policy_impact::model::MAX_GRACE_DAYS;

@@ -16,6 +16,10 @@ use crate::forms::{
     asks_confirmation, field_error, focus_when_shown, general_error, Field, FocusReturn,
 };
 use crate::layout::AuthActions;
+use crate::policy_impact::{
+    model::Proposal,
+    views::{PolicyImpact, ReportOnly},
+};
 use crate::words::counted;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -431,22 +435,16 @@ fn PolicyForm(
         })}
         {move || (wanted.get() && !required && confirming.get()).then(|| {
             let days = grace.get();
-            let when = match days.trim() {
-                "0" | "" => "at once".to_string(),
-                "1" => "after 1 day".to_string(),
-                d => format!("after {d} days"),
-            };
             view! {
                 <div class="confirm" role="alertdialog" aria-labelledby="confirm-require">
                     <p id="confirm-require"><strong>{match methods.get() {
-                        PolicyLevel::Any => format!(
-                            "Require two-factor authentication? {} without it will lose access {when}, until they turn it on.",
-                            counted(count, "member", "members")
-                        ),
-                        PolicyLevel::SecurityKeys => format!(
-                            "Require security keys and passkeys? Members without one will lose access {when}, until they add one; an authenticator app no longer counts.",
-                        ),
+                        PolicyLevel::Any => "Require two-factor authentication?",
+                        PolicyLevel::SecurityKeys => "Require security keys and passkeys? An authenticator app no longer counts.",
                     }}</strong></p>
+                    <PolicyImpact org_id policy=Signal::derive(move || match methods.get() {
+                        PolicyLevel::Any => Proposal::TwoFactor,
+                        PolicyLevel::SecurityKeys => Proposal::SecurityKeys,
+                    }) grace_days=grace/>
                     <ActionForm action=set>
                         <input type="hidden" name="org_id" value=org_id.to_string()/>
                         <input type="hidden" name="require" value="on"/>
@@ -470,5 +468,11 @@ fn PolicyForm(
                 <button type="submit" class="button danger">"Stop requiring two-factor authentication"</button>
             </ActionForm>
         })}
+        <ReportOnly org_id family=Proposal::TwoFactor offer=Signal::derive(move || {
+            (wanted.get() && !required && confirming.get()).then(|| match methods.get() {
+                PolicyLevel::Any => Proposal::TwoFactor,
+                PolicyLevel::SecurityKeys => Proposal::SecurityKeys,
+            })
+        })/>
     }
 }

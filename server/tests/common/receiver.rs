@@ -1,5 +1,6 @@
 //! A webhook receiver running in the test: records each request and answers the given
-//! statuses in turn (then 200).
+//! statuses in turn (then 200). The status 0 hangs: no answer for 30 s (longer than any
+//! client of Gatehouse waits), then 200.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -30,6 +31,10 @@ async fn receive(
         .lock()
         .map(|mut a| a.pop_front().unwrap_or(200))
         .unwrap_or(200);
+    if code == 0 {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        return StatusCode::OK;
+    }
     StatusCode::from_u16(code).unwrap_or(StatusCode::OK)
 }
 

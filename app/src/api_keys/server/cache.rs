@@ -81,6 +81,8 @@ pub struct KeyRecord {
     pub email: String,
     pub disabled_at: Option<i64>,
     pub standing: crate::two_factor::server::policy::StandingRow,
+    /// The organization's report-only 2FA trial: its level and end (0, `None`: none).
+    pub trial: (i64, Option<i64>),
 }
 
 /// A key's row and when it was last marked used (written at most once a minute).
@@ -594,6 +596,7 @@ mod tests {
                         two_factor_at: None,
                         passkey_at: None,
                     },
+                    trial: (0, None),
                 },
                 None,
             ))

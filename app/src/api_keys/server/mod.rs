@@ -12,7 +12,7 @@ use crate::orgs::server::{date_time, iso_date, membership, role_of};
 use crate::policy::scope_usable;
 use crate::state::AppState;
 use crate::two_factor::model::Compliance;
-use crate::two_factor::server::policy::{StandingRow, STANDING_COLUMNS};
+use crate::two_factor::server::policy::{trial_denies, StandingRow, STANDING_COLUMNS};
 use cache::{CachedKey, KeyRecord};
 pub use secret::ApiKeySecret;
 use subtle::ConstantTimeEq;
@@ -278,11 +278,66 @@ pub async fn revoke_member_keys(
     Ok(())
 }
 
+/// The longest User-Agent kept as a key's last client.
+const AGENT_MAX_CHARS: usize = 200;
+
+/// Writes when, from where and with what client the key was last used: at most once a
+/// minute per key (one request in this process claims the minute; the conditional update
+/// keeps other replicas from writing it again), and after the answer, not before it.
+fn record_use(
+    state: &AppState,
+    cached: &CachedKey,
+    now: i64,
+    ip: Option<&str>,
+    agent: Option<&str>,
+) {
+    let previous = cached
+        .last_used_at
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if previous != i64::MIN && now - previous < LAST_USED_PRECISION_SECS {
+        return;
+    }
+    if cached
+        .last_used_at
+        .compare_exchange(
+            previous,
+            now,
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        return; // another request of this process claimed this minute
+    }
+    let agent: Option<String> = agent.map(|a| a.chars().take(AGENT_MAX_CHARS).collect());
+    let ip = ip.map(str::to_string);
+    let pool = state.db.pool.clone();
+    let key_id = cached.record.id;
+    tokio::spawn(async move {
+        let written = sqlx::query(
+            "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, last_used_agent = $3
+             WHERE id = $4 AND (last_used_at IS NULL OR last_used_at <= $5)",
+        )
+        .bind(now)
+        .bind(ip)
+        .bind(agent)
+        .bind(key_id)
+        .bind(now - LAST_USED_PRECISION_SECS)
+        .execute(&pool)
+        .await;
+        if let Err(err) = written {
+            // Bookkeeping only: the request it describes was answered.
+            tracing::warn!(?err, key_id, "a key's last use was not recorded");
+        }
+    });
+}
+
 /// The one query of an API request. The membership join: a removed owner's key finds nothing.
 static AUTHENTICATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "SELECT k.id, k.user_id, k.org_id, k.key_hash, k.scopes, k.last_used_at, k.expires_at,
-                k.revoked_at, m.role, u.name, u.email, u.disabled_at, {STANDING_COLUMNS}
+                k.revoked_at, m.role, u.name, u.email, u.disabled_at, {STANDING_COLUMNS},
+                o.two_factor_trial, o.two_factor_trial_until
          FROM api_keys k
          JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
          JOIN organizations o ON o.id = k.org_id
@@ -298,6 +353,7 @@ pub async fn authenticate(
     state: &AppState,
     authorization: Option<&str>,
     ip: Option<String>,
+    agent: Option<&str>,
 ) -> Result<KeyActor, AppError> {
     let raw = authorization.ok_or(AppError::ApiKeyMissing)?;
     let token = raw
@@ -329,6 +385,7 @@ pub async fn authenticate(
                 email: found.text(10)?,
                 disabled_at: found.opt_i64(11)?,
                 standing: StandingRow::from_read(&found, 12)?,
+                trial: (found.i64(18)?, found.opt_i64(19)?),
             };
             let cached = std::sync::Arc::new(CachedKey::new(record, found.opt_i64(5)?));
             state.key_cache.insert(hash.as_str(), cached.clone(), epoch);
@@ -355,24 +412,20 @@ pub async fn authenticate(
         });
     }
     state.api_limiter.check(row.id)?;
-    if cached
-        .last_used_at()
-        .is_none_or(|t| now - t >= LAST_USED_PRECISION_SECS)
-    {
-        // Conditional, so concurrent requests (on any replica) write once a minute.
-        sqlx::query(
-            "UPDATE api_keys SET last_used_at = $1
-             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
-        )
-        .bind(now)
-        .bind(row.id)
-        .bind(now - LAST_USED_PRECISION_SECS)
-        .execute(&state.db.pool)
-        .await?;
-        cached
-            .last_used_at
-            .store(now, std::sync::atomic::Ordering::Relaxed);
+    if let Some(policy) = trial_denies(row.trial.0, row.trial.1, &row.standing, now) {
+        state.report_only.note(
+            state,
+            crate::report_only::Denial {
+                org_id: row.org_id,
+                policy,
+                user_id: row.user_id,
+                key_id: row.id,
+                ip: ip.clone(),
+                agent: agent.map(|a| a.chars().take(AGENT_MAX_CHARS).collect()),
+            },
+        );
     }
+    record_use(state, &cached, now, ip.as_deref(), agent);
     Ok(KeyActor {
         key_id: row.id,
         scopes: ScopeSet::from_stored(&row.scopes),

@@ -247,6 +247,9 @@ impl Session {
             // requirement; no other session does.
             if self.proof.via_provider_of(org.id) {
                 org.sso_required = false;
+                if org.would_deny == Some("sso") {
+                    org.would_deny = None;
+                }
             }
             org.step_up =
                 proof::step_up_for(&self.proof, org.id, self.enrolled(), org.security_keys_only);
@@ -761,6 +764,19 @@ pub async fn org_actor_of(
             org_id: Some(org_id),
             security_key: step_up == crate::auth::model::StepUp::SecurityKey,
         });
+    }
+    if let Some(policy) = org.would_deny {
+        state.report_only.note(
+            state,
+            crate::report_only::Denial {
+                org_id,
+                policy,
+                user_id: session.user_id,
+                key_id: 0,
+                ip: meta.ip.clone(),
+                agent: meta.user_agent.clone(),
+            },
+        );
     }
     Ok(Actor {
         user_id: session.user_id,

@@ -5,8 +5,6 @@ use super::{load, Stored};
 use crate::error::AppError;
 use crate::integrations::model::{DeliveryRow, Kind};
 use crate::state::AppState;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -24,14 +22,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Test events a group may send per hour: each may send email to up to 20 addresses.
 pub const TESTS_PER_HOUR: i64 = 10;
 
-/// `sha256=` + hex HMAC-SHA256 of `"{timestamp}.{body}"` under the signing secret. Receivers
-/// recompute it and refuse old timestamps, so a captured delivery cannot be replayed later.
-pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(format!("{timestamp}.{body}").as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
+pub use crate::outbound::signature;
 
 /// The result of one attempt.
 struct Outcome {

@@ -101,6 +101,24 @@ impl PolicyLevel {
     }
 }
 
+/// The policy an organization is trying in report-only mode (`two_factor_trial`: 1 any
+/// method, 2 security keys only, until `until`) that would refuse a member standing as
+/// `standing`: `two_factor` or `security_keys`, or `None`.
+pub fn trial_denies(
+    trial: i64,
+    until: Option<i64>,
+    standing: &StandingRow,
+    now: i64,
+) -> Option<&'static str> {
+    if until.is_none_or(|until| until <= now) {
+        return None;
+    }
+    match PolicyLevel::from_stored(trial)? {
+        PolicyLevel::Any => standing.two_factor_at.is_none().then_some("two_factor"),
+        PolicyLevel::SecurityKeys => standing.passkey_at.is_none().then_some("security_keys"),
+    }
+}
+
 /// Where a member stands. Members who joined after the policy was applied get no grace
 /// period: they set up 2FA before their first access.
 pub fn compliance(p: PolicyInputs, now: i64) -> Compliance {
@@ -334,8 +352,12 @@ pub async fn set(
     let event = if let Some(level) = level {
         let deadline = now + grace_days * DAY_SECS;
         sqlx::query(
+            // Enforcing ends a report-only trial of it.
             "UPDATE organizations SET require_two_factor = $1, two_factor_since = $2,
-                    two_factor_deadline = $3 WHERE id = $4",
+                    two_factor_deadline = $3,
+                    two_factor_trial_until = CASE WHEN two_factor_trial_until > $2
+                        THEN $2 ELSE two_factor_trial_until END
+             WHERE id = $4",
         )
         .bind(level.stored())
         .bind(now)
