@@ -859,15 +859,9 @@ async fn last_used_is_written_at_most_once_a_minute(app: TestApp) {
         panic!("last_used_at never became {at}: {:?}", last_used().await);
     };
     assert_eq!(last_used().await, (None, None, None));
-    let bearer = format!("Bearer {key}");
-    app.api_raw(
-        "GET",
-        "/api/v1/me",
-        &[("authorization", &bearer), ("user-agent", "deploy-bot/1.2")],
-        "",
-    )
-    .await
-    .expect_status(200);
+    app.api_get_as(&key, "deploy-bot/1.2", "/api/v1/me")
+        .await
+        .expect_status(200);
     let first = app.now();
     written_at(first).await;
     let (_, ip, agent) = last_used().await;

@@ -39,15 +39,9 @@ async fn org_with_members(app: &TestApp) -> Org {
         .expect_status(200);
     let deploy = app.create_key(&dev, org, "scans:write", "90").await;
     app.create_key(&dev, org, "org:read", "7").await;
-    let bearer = format!("Bearer {deploy}");
-    app.api_raw(
-        "GET",
-        "/api/v1/me",
-        &[("authorization", &bearer), ("user-agent", "deploy-bot/1.2")],
-        "",
-    )
-    .await
-    .expect_status(200);
+    app.api_get_as(&deploy, "deploy-bot/1.2", "/api/v1/me")
+        .await
+        .expect_status(200);
     // The last use is written after the answer.
     for _ in 0..500 {
         if app
@@ -361,19 +355,7 @@ async fn report_only_refuses_nothing_and_counts_what_it_would_refuse(app: TestAp
     let org_s = org.to_string();
     // A key of dev's, used before the trial (and so, on PostgreSQL, in the key cache).
     let deploy = app.create_key(&dev, org, "org:read", "30").await;
-    let use_key = || async {
-        let bearer = format!("Bearer {deploy}");
-        app.api_raw(
-            "GET",
-            "/api/v1/org",
-            &[
-                ("authorization", &bearer),
-                ("user-agent", "nightly-deploy/3"),
-            ],
-            "",
-        )
-        .await
-    };
+    let use_key = || app.api_get_as(&deploy, "nightly-deploy/3", "/api/v1/org");
     use_key().await.expect_status(200);
 
     // Bad input, and only an Owner.

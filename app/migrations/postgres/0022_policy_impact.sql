@@ -4,8 +4,10 @@
 -- 203.0.113.7 by curl/8.5"). Written together with last_used_at, at most once a minute.
 ALTER TABLE api_keys ADD COLUMN last_used_ip TEXT;
 ALTER TABLE api_keys ADD COLUMN last_used_agent TEXT;
--- The preview reads an organization's keys member by member.
+-- The preview reads an organization's keys member by member, and lists them most recently
+-- used first (walking this index backwards, it stops at the page's end instead of sorting).
 CREATE INDEX api_keys_org_user ON api_keys (org_id, user_id);
+CREATE INDEX api_keys_org_last_used ON api_keys (org_id, last_used_at);
 
 -- Report only: a policy tried for a number of days before it is enforced. Nothing is
 -- refused while it runs; what would have been is tallied below. Kept on the organization's

@@ -113,58 +113,41 @@ pub async fn preview(
     )
     .collect();
     let keys = if proposal.refuses_keys() {
-        type KeyRow = (
-            i64,
-            String,
-            String,
-            i64,
-            String,
-            String,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-        );
-        // Most recently used first: those are the scripts that will break.
-        sqlx::query_as::<_, KeyRow>(&format!(
-            "SELECT k.id, k.name, k.prefix, k.user_id, u.email, k.scopes, k.last_used_at,
-                    k.last_used_ip, k.last_used_agent
-             FROM memberships m JOIN api_keys k ON {LIVE_KEY} JOIN users u ON u.id = m.user_id
-             WHERE m.org_id = $1 AND {blocked}
-             ORDER BY COALESCE(k.last_used_at, 0) DESC, k.id LIMIT $3"
-        ))
-        .bind(actor.org_id)
-        .bind(blocks_at)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(
-            |(
-                key_id,
-                name,
-                prefix,
-                owner_user_id,
-                owner_email,
-                scopes,
-                last_used_at,
-                ip,
-                agent,
-            )| {
-                AffectedKey {
+        // Most recently used first: those are the scripts that will break. Used keys walk
+        // `api_keys (org_id, last_used_at)` backwards, then never-used ones follow by id.
+        let mut keys = affected_keys(state, actor.org_id, blocked, blocks_at, true, limit).await?;
+        let rest = limit - keys.len() as i64;
+        if rest > 0 {
+            keys.extend(affected_keys(state, actor.org_id, blocked, blocks_at, false, rest).await?);
+        }
+        keys.into_iter()
+            .map(
+                |(
                     key_id,
                     name,
                     prefix,
                     owner_user_id,
                     owner_email,
-                    scopes: scopes.split_whitespace().map(str::to_string).collect(),
+                    scopes,
                     last_used_at,
-                    last_used_ago: last_used_at.map(|t| ago(now - t)),
-                    last_used_ip: ip,
-                    last_used_agent: agent,
-                }
-            },
-        )
-        .collect()
+                    ip,
+                    agent,
+                )| {
+                    AffectedKey {
+                        key_id,
+                        name,
+                        prefix,
+                        owner_user_id,
+                        owner_email,
+                        scopes: scopes.split_whitespace().map(str::to_string).collect(),
+                        last_used_at,
+                        last_used_ago: last_used_at.map(|t| ago(now - t)),
+                        last_used_ip: ip,
+                        last_used_agent: agent,
+                    }
+                },
+            )
+            .collect()
     } else {
         Vec::new()
     };
@@ -179,6 +162,53 @@ pub async fn preview(
         keys,
         refuses_keys: proposal.refuses_keys(),
     })
+}
+
+type KeyRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Up to `limit` keys the members matching `blocked` would lose: those used (latest first),
+/// or those never used (oldest first).
+async fn affected_keys(
+    state: &AppState,
+    org_id: i64,
+    blocked: &str,
+    blocks_at: i64,
+    used: bool,
+    limit: i64,
+) -> Result<Vec<KeyRow>, AppError> {
+    let (which, order) = if used {
+        (
+            "k.last_used_at IS NOT NULL",
+            "k.last_used_at DESC, k.id DESC",
+        )
+    } else {
+        ("k.last_used_at IS NULL", "k.id")
+    };
+    Ok(sqlx::query_as::<_, KeyRow>(&format!(
+        "SELECT k.id, k.name, k.prefix, k.user_id, u.email, k.scopes, k.last_used_at,
+                k.last_used_ip, k.last_used_agent
+         FROM api_keys k
+         JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
+         JOIN users u ON u.id = k.user_id
+         WHERE k.org_id = $1 AND {which} AND k.revoked_at IS NULL
+           AND (k.expires_at IS NULL OR k.expires_at > $2) AND {blocked}
+         ORDER BY {order} LIMIT $3"
+    ))
+    .bind(org_id)
+    .bind(blocks_at)
+    .bind(limit)
+    .fetch_all(&state.db.pool)
+    .await?)
 }
 
 /// "just now", "5 minutes ago", "3 hours ago", "2 days ago".

@@ -552,6 +552,18 @@ impl TestApp {
         .await
     }
 
+    /// `GET path` with the key and a User-Agent, as a script would send it.
+    pub async fn api_get_as(&self, key: &str, agent: &str, path: &str) -> Resp {
+        let bearer = format!("Bearer {key}");
+        self.api_raw(
+            "GET",
+            path,
+            &[("authorization", &bearer), ("user-agent", agent)],
+            "",
+        )
+        .await
+    }
+
     /// A REST call with raw headers and body, for malformed requests.
     pub async fn api_raw(
         &self,
