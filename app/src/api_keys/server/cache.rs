@@ -108,8 +108,10 @@ impl CachedKey {
 pub struct KeyCache {
     /// Only on PostgreSQL.
     enabled: bool,
-    /// Tells this process's own `settle` pings from other processes'.
-    instance: u64,
+    /// Tells this process's own `settle` pings from other processes'. A new one each time
+    /// the listener connects again after saying goodbye, so that others can forget a
+    /// departed instance for good.
+    instance: AtomicU64,
     live: AtomicBool,
     /// Moves whenever rows are forgotten; a row read before a move is not kept.
     epoch: AtomicU64,
@@ -118,6 +120,10 @@ pub struct KeyCache {
     next_ping: AtomicU64,
     /// The other replicas on this database, by instance, and when each was last heard from.
     peers: Mutex<HashMap<u64, Instant>>,
+    /// Instances that said goodbye. A message of theirs that was on its way when they left
+    /// (an answer, a heartbeat) must not make them a peer again: every change would then wait
+    /// out the timeout for a replica that no longer answers.
+    departed: Mutex<HashSet<u64>>,
     /// Asks the listener to drop its connection and connect again.
     reconnect: Notify,
 }
@@ -135,13 +141,14 @@ impl KeyCache {
     pub fn new(backend: Backend) -> Self {
         Self {
             enabled: backend == Backend::Postgres,
-            instance: rand::random(),
+            instance: AtomicU64::new(rand::random()),
             live: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             entries: RwLock::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             next_ping: AtomicU64::new(0),
             peers: Mutex::new(HashMap::new()),
+            departed: Mutex::new(HashSet::new()),
             reconnect: Notify::new(),
         }
     }
@@ -224,19 +231,19 @@ impl KeyCache {
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("s"), Some(from), Some(n), None) => {
                 let (from, n) = (from.parse::<u64>().ok()?, n.parse::<u64>().ok()?);
-                if from == self.instance {
+                if from == self.instance() {
                     self.with_waiter(n, |w| w.heard = true);
                     None
                 } else {
                     self.heard_from(from);
-                    Some(format!("a:{from}:{n}:{}", self.instance))
+                    Some(format!("a:{from}:{n}:{}", self.instance()))
                 }
             }
             // A process that changes things but serves nothing (`gatehouse admin`): answered,
             // never waited for.
             (Some("w"), Some(from), Some(n), None) => {
                 let (from, n) = (from.parse::<u64>().ok()?, n.parse::<u64>().ok()?);
-                Some(format!("a:{from}:{n}:{}", self.instance))
+                Some(format!("a:{from}:{n}:{}", self.instance()))
             }
             (Some("a"), Some(to), Some(n), Some(from)) => {
                 let (to, n, from) = (
@@ -245,7 +252,7 @@ impl KeyCache {
                     from.parse::<u64>().ok()?,
                 );
                 self.heard_from(from);
-                if to == self.instance {
+                if to == self.instance() {
                     self.with_waiter(n, |w| {
                         w.unanswered.remove(&from);
                     });
@@ -258,6 +265,13 @@ impl KeyCache {
                 };
                 if let Ok(mut peers) = self.peers.lock() {
                     peers.remove(&from);
+                }
+                if let Ok(mut departed) = self.departed.lock() {
+                    // Bounded: a long-lived process forgets the oldest departures wholesale.
+                    if departed.len() > 10_000 {
+                        departed.clear();
+                    }
+                    departed.insert(from);
                 }
                 // A replica that left answers nothing more: the changes waiting for its answer
                 // stop waiting now, not after the timeout.
@@ -276,9 +290,20 @@ impl KeyCache {
         }
     }
 
+    fn instance(&self) -> u64 {
+        self.instance.load(Ordering::SeqCst)
+    }
+
     fn heard_from(&self, instance: u64) {
         // Its own answers to others come back to this process too.
-        if instance == self.instance {
+        if instance == self.instance() {
+            return;
+        }
+        if self
+            .departed
+            .lock()
+            .is_ok_and(|departed| departed.contains(&instance))
+        {
             return;
         }
         if let Ok(mut peers) = self.peers.lock() {
@@ -332,7 +357,7 @@ impl KeyCache {
                 },
             );
         }
-        let sent = Self::notify(db, format!("s:{}:{n}", self.instance)).await;
+        let sent = Self::notify(db, format!("s:{}:{n}", self.instance())).await;
         let arrived = match sent {
             Ok(()) => matches!(tokio::time::timeout(SETTLE_TIMEOUT, rx).await, Ok(Ok(()))),
             Err(err) => {
@@ -435,7 +460,8 @@ pub async fn run_listener(cache: Arc<KeyCache>, db: Db, url: String, stop: Cance
             }
             cache.set_live(false);
             // Others stop waiting for this replica's answers until it listens again.
-            let _ = KeyCache::notify(&db, format!("bye:{}", cache.instance)).await;
+            let _ = KeyCache::notify(&db, format!("bye:{}", cache.instance())).await;
+            cache.instance.store(rand::random(), Ordering::SeqCst);
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(backoff) => {}
@@ -533,7 +559,7 @@ mod tests {
     #[test]
     fn a_settle_ends_when_its_own_ping_is_heard_and_every_replica_answered() {
         let cache = KeyCache::new(Backend::Postgres);
-        let me = cache.instance;
+        let me = cache.instance();
         let mut rx = waiting(&cache, 7, &[42]);
         // Another replica's ping is answered, and that replica is known from then on.
         assert_eq!(cache.received("s:42:3"), Some(format!("a:42:3:{me}")));
@@ -560,7 +586,7 @@ mod tests {
     #[test]
     fn a_replica_that_leaves_is_not_waited_for_by_changes_already_waiting() {
         let cache = KeyCache::new(Backend::Postgres);
-        let me = cache.instance;
+        let me = cache.instance();
         let mut rx = waiting(&cache, 3, &[42, 43]);
         assert_eq!(cache.received(&format!("s:{me}:3")), None);
         cache.received(&format!("a:{me}:3:43"));
@@ -568,6 +594,25 @@ mod tests {
         // 42 shuts down (its drain is over) before answering.
         cache.received("bye:42");
         assert!(rx.try_recv().is_ok(), "the change stops waiting at once");
+    }
+
+    #[test]
+    fn a_message_of_a_replica_that_left_arriving_after_its_goodbye_does_not_bring_it_back() {
+        let cache = KeyCache::new(Backend::Postgres);
+        let me = cache.instance();
+        cache.received("s:42:1");
+        assert!(cache.peers.lock().expect("lock").contains_key(&42));
+        cache.received("bye:42");
+        // 42's answer and heartbeat were sent as it stopped; they commit after its goodbye.
+        cache.received(&format!("a:{me}:9:42"));
+        cache.received("s:42:2");
+        assert!(
+            cache.peers.lock().expect("lock").is_empty(),
+            "42 left: no change waits for it again"
+        );
+        // A replica that reconnects does so as a new instance, and is a peer again.
+        cache.received("s:43:1");
+        assert!(cache.peers.lock().expect("lock").contains_key(&43));
     }
 
     #[test]
