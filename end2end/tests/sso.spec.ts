@@ -99,9 +99,11 @@ test('an Owner connects the provider, tests it, requires it; members sign in thr
   await expect(page.locator('section#sso').getByTestId('sso-test')).toContainText('Test connection succeeded');
   await page.screenshot({ path: 'test-results/sso-settings.png', fullPage: true });
   await page.locator('section#sso').getByRole('button', { name: 'Require single sign-on' }).click();
-  // The confirmation names who it blocks before anything changes: nobody has an account yet.
+  // The confirmation names who it blocks before anything changes: the one member who has
+  // never signed in through the provider (the Owner keeps a password path).
   const requireSso = page.locator('section#sso').getByRole('alertdialog');
-  await expect(requireSso.getByTestId('impact-summary')).toHaveText('No member will lose access.');
+  await expect(requireSso.getByTestId('impact-summary')).toHaveText(
+    '1 member will lose access at once until they sign in through the identity provider; API keys keep working.');
   await requireSso.getByRole('button', { name: 'Require single sign-on' }).click();
   await expect(page.locator('section#sso').getByRole('button', { name: 'Stop requiring single sign-on' })).toBeVisible();
 

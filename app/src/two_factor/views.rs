@@ -439,7 +439,7 @@ fn PolicyForm(
                 <div class="confirm" role="alertdialog" aria-labelledby="confirm-require">
                     <p id="confirm-require"><strong>{match methods.get() {
                         PolicyLevel::Any => "Require two-factor authentication?",
-                        PolicyLevel::SecurityKeys => "Require security keys and passkeys? An authenticator app no longer counts.",
+                        PolicyLevel::SecurityKeys => "Require security keys and passkeys? From then on an authenticator app no longer counts.",
                     }}</strong></p>
                     <PolicyImpact org_id policy=Signal::derive(move || match methods.get() {
                         PolicyLevel::Any => Proposal::TwoFactor,
