@@ -1,50 +1,16 @@
-//! The app shell: the signed-in session as a shared resource, the top bar, and the guard
-//! that sends signed-out visitors to Sign in.
+//! The app shell: provides the session to every page, reads it once per render, and draws the
+//! top bar and the banners above the page. It only aggregates: nothing below imports it (the
+//! session's context is `session_context`, the signed-in guard `guard`).
 
 use crate::api_keys::views::{KeyExpiryBanner, KeyExpiryNotice};
-use crate::auth::api::{current_session, SignIn, SignOut, SignUp, SwitchOrg};
+use crate::auth::api::current_session;
 use crate::auth::model::SessionInfo;
 use crate::error::AppError;
 use crate::policy::{allows, Action};
-use crate::two_factor::api::SignInSecondFactor;
-use crate::two_factor::model::Compliance;
-use crate::two_factor::views::{TwoFactorBanner, TwoFactorRequiredPage};
+use crate::session_context::{AuthActions, CurrentSession, SessionResource};
+use crate::two_factor::views::TwoFactorBanner;
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, Redirect, A};
-
-/// The mutations that change who is signed in; the session resource refetches after each.
-#[derive(Clone, Copy)]
-pub struct AuthActions {
-    pub sign_in: ServerAction<SignIn>,
-    /// The second step of sign-in, for accounts with 2FA.
-    pub second_factor: ServerAction<SignInSecondFactor>,
-    pub sign_up: ServerAction<SignUp>,
-    pub sign_out: ServerAction<SignOut>,
-    pub switch_org: ServerAction<SwitchOrg>,
-    /// Bumped by anything else that changes the user's organizations (leaving one,
-    /// accepting an invitation, deleting one).
-    pub refresh: RwSignal<usize>,
-}
-
-impl AuthActions {
-    pub fn refresh_session(&self) {
-        self.refresh.update(|v| *v += 1);
-    }
-}
-
-/// Refetches the session once `done` becomes true: for actions that change the user's
-/// organizations (leaving one, accepting an invitation, renaming or deleting one).
-pub fn refresh_session_when(done: impl Fn() -> bool + Send + Sync + 'static) {
-    let auth = expect_context::<AuthActions>();
-    Effect::new(move |_| {
-        if done() {
-            auth.refresh_session();
-        }
-    });
-}
-
-#[derive(Clone, Copy)]
-pub struct SessionResource(pub Resource<Result<Option<SessionInfo>, AppError>>);
+use leptos_router::components::{Outlet, A};
 
 pub fn provide_session() {
     let actions = AuthActions {
@@ -71,18 +37,7 @@ pub fn provide_session() {
     );
     provide_context(actions);
     provide_context(SessionResource(session));
-    crate::two_factor::views::provide_fresh_codes();
-}
-
-/// The session as this render sees it: read from the resource once, in [`WithSession`].
-#[derive(Clone)]
-pub struct CurrentSession(pub Result<Option<SessionInfo>, AppError>);
-
-/// The current session, or "signed out" outside [`WithSession`].
-pub fn session_now() -> Result<Option<SessionInfo>, AppError> {
-    use_context::<CurrentSession>()
-        .map(|c| c.0)
-        .unwrap_or(Ok(None))
+    crate::two_factor::fresh::provide_fresh_codes();
 }
 
 /// Reads the session resource once and renders the top bar and `children` with it; pages
@@ -135,35 +90,6 @@ fn ProvideSession(
         <TopBar session=current/>
         {banner}
         <main class="page">{children()}</main>
-    }
-}
-
-/// Renders `page` with the signed-in session; sends everyone else to Sign in. A member whom
-/// the current organization's 2FA policy shuts out gets the "required" page instead, unless
-/// `any_standing` (the profile, where they set 2FA up; keep `PAGES_OPEN_TO_ALL` in
-/// `server/src/page_gate.rs` in step).
-#[component]
-pub fn SignedIn<F, V>(page: F, #[prop(optional)] any_standing: bool) -> impl IntoView
-where
-    F: Fn(SessionInfo) -> V + Send + Sync + 'static,
-    V: IntoView + 'static,
-{
-    match session_now() {
-        Ok(Some(info)) => match info.current_org.as_ref() {
-            Some(org) if org.sso_required && !any_standing => {
-                view! { <crate::sso::views::SsoRequiredPage org_name=org.name.clone() org_id=org.id/> }.into_any()
-            }
-            Some(org) if org.two_factor == Compliance::Blocked && !any_standing => {
-                view! { <TwoFactorRequiredPage org_name=org.name.clone() security_keys_only=org.security_keys_only/> }.into_any()
-            }
-            Some(org) if org.step_up.is_some() && !any_standing => {
-                let security_key = org.step_up == Some(crate::auth::model::StepUp::SecurityKey);
-                view! { <crate::two_factor::step_up::views::StepUpPage org_name=org.name.clone() security_key/> }.into_any()
-            }
-            _ => page(info).into_any(),
-        },
-        Ok(None) => view! { <Redirect path="/signin"/> }.into_any(),
-        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
     }
 }
 

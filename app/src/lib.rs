@@ -12,6 +12,7 @@ pub mod domains;
 pub mod error;
 pub mod forms;
 pub mod groups;
+pub mod guard;
 pub mod integrations;
 pub mod invitations;
 pub mod layout;
@@ -23,13 +24,19 @@ pub mod policy;
 pub mod policy_impact;
 pub mod routes;
 pub mod scans;
+pub mod session_context;
 pub mod sessions;
 pub mod sso;
 pub mod two_factor;
 pub mod words;
 
+#[cfg(test)]
+mod architecture_tests;
+
 #[cfg(feature = "ssr")]
 pub mod crypto;
+#[cfg(feature = "ssr")]
+pub mod dates;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]

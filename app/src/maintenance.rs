@@ -126,7 +126,7 @@ pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
             Ok(_) => {}
             Err(err) => tracing::error!(?err, "pruning expired rows"),
         }
-        match crate::audit::chain::checkpoint(&state).await {
+        match crate::audit::checkpoint::checkpoint(&state).await {
             Ok(0) => {}
             Ok(written) => tracing::info!(written, "audit log checkpoints"),
             Err(err) => tracing::error!(?err, "writing audit log checkpoints"),

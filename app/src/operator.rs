@@ -240,9 +240,9 @@ pub async fn grant_owner(
         }
     };
     let mut tx = db.pool.begin().await?;
-    crate::orgs::server::lock_org(&mut tx, org_id).await?;
+    crate::orgs::store::lock_org(&mut tx, org_id).await?;
     let user = find_user(&mut *tx, &email).await?;
-    let previous_role = crate::orgs::server::membership(&mut *tx, org_id, user.id).await?;
+    let previous_role = crate::orgs::store::membership(&mut *tx, org_id, user.id).await?;
     match previous_role {
         Some(Role::Owner) => {}
         Some(_) => {

@@ -18,6 +18,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A request of this client gives up after this long (connect and answer).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Networks that are not publicly routable (IANA special-purpose registries for IPv4 and
 /// IPv6): loopback, private, shared (carrier-grade NAT), link-local, documentation,
 /// benchmarking, multicast, reserved, and the IPv6 transition prefixes that can embed any

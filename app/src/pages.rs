@@ -1,7 +1,7 @@
 //! The signed-in pages of the shell, and the 404 page.
 
 use crate::auth::model::SessionInfo;
-use crate::layout::SignedIn;
+use crate::guard::SignedIn;
 use crate::overview::views::OverviewCards;
 use crate::policy::{allows, Action};
 use crate::two_factor::views::TwoFactorPanel;

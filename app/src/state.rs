@@ -141,7 +141,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Bounds how many argon2 hashes run at once, so a burst of sign-ins cannot take every
     /// blocking thread and memory (19 MiB each) at the same time.
-    pub hashing: Arc<crate::auth::server::password::HashingPool>,
+    pub hashing: Arc<crate::auth::server::hashing::HashingPool>,
     /// Sends email when SMTP is configured; without it, links are shown to copy.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// Encrypts TOTP secrets and keys recovery-code hashes.
@@ -160,7 +160,7 @@ pub struct AppState {
     /// balancers stop sending, while requests are still served (`Connection: close`).
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// What policies tried in report-only mode would have refused, on its way to the database.
-    pub report_only: Arc<crate::report_only::ReportOnly>,
+    pub report_only: Arc<crate::report_only::pending::ReportOnly>,
 }
 
 impl AppState {
@@ -178,7 +178,7 @@ impl AppState {
         );
         let outbound = crate::outbound::Outbound::new(
             settings.outbound_allow.clone(),
-            crate::integrations::server::delivery::TIMEOUT,
+            crate::outbound::REQUEST_TIMEOUT,
         );
         let key_cache = Arc::new(crate::api_keys::server::cache::KeyCache::new(db.backend));
         let dns = crate::domains::dns::DnsChecker::new(&settings.dns_servers);
@@ -193,7 +193,7 @@ impl AppState {
             api_limiter: Arc::new(api_limiter),
             settings: Arc::new(settings),
             clock,
-            hashing: Arc::new(crate::auth::server::password::HashingPool::new(permits)),
+            hashing: Arc::new(crate::auth::server::hashing::HashingPool::new(permits)),
             mailer: None,
             secret_key: Arc::new(secret_key),
         }

@@ -247,10 +247,7 @@ async fn execute(config: &Config, db: &Db, command: &AdminCommand) -> Result<(),
             let detail = operator::show_user(db, &args.email).await?;
             let u = &detail.user;
             println!("Account {} <{}> (id {})", u.name, u.email, u.id);
-            println!(
-                "  created          {}",
-                app::orgs::server::date_time(u.created_at)
-            );
+            println!("  created          {}", app::dates::date_time(u.created_at));
             println!(
                 "  state            {}",
                 if u.disabled { "disabled" } else { "active" }

@@ -30,7 +30,7 @@ pub async fn run(config: &Config, args: &BackupArgs) -> Result<(), BackupError> 
         return Err(BackupError::Usage(format!(
             "the database is PostgreSQL: back it up with pg_dump, e.g.\n  pg_dump --format=custom --file {} '{}'",
             args.file.display(),
-            crate::startup::redact(&url)
+            crate::telemetry::redact(&url)
         )));
     }
     let db_path = url

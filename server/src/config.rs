@@ -1,39 +1,11 @@
+//! The server's settings: every flag and its environment variable, and what they make of
+//! `app::state::Settings`. The command line around them is `cli`.
+
 use app::state::{RateLimits, Settings};
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "gatehouse",
-    version,
-    about = "Gatehouse: organization administration console"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    #[command(flatten)]
-    pub config: Config,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Serve the web app and API (the default).
-    Serve,
-    /// Run the database migrations and exit.
-    Migrate,
-    /// A reference scan runner: claims scans over the REST API and (with --simulate) finishes
-    /// them after a random delay.
-    Runner(crate::runner::RunnerArgs),
-    /// Write a consistent copy of the SQLite database to FILE while the server keeps serving
-    /// (for PostgreSQL, it names the pg_dump command to use).
-    Backup(crate::backup::BackupArgs),
-    /// The instance operator's commands: list accounts and organizations, reset an account's
-    /// two-factor authentication, grant Owner, disable or enable an account.
-    #[command(subcommand)]
-    Admin(crate::admin::AdminCommand),
-}
 
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -366,13 +338,20 @@ fn served_url(addr: SocketAddr) -> String {
 impl Default for Config {
     fn default() -> Self {
         // The same defaults as the command line, for tests and embedding.
-        Cli::parse_from(["gatehouse"]).config
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            config: Config,
+        }
+        <Defaults as clap::Parser>::parse_from(["gatehouse"]).config
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
 
     #[test]
     fn public_urls_are_origins() {

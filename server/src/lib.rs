@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod assets;
 pub mod backup;
+pub mod cli;
 pub mod config;
 pub mod cross_site;
 pub mod deadline;

@@ -5,7 +5,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = gatehouse::config::Cli::parse();
+    let cli = gatehouse::cli::Cli::parse();
     gatehouse::telemetry::init(cli.config.log_format);
     match gatehouse::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

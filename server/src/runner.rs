@@ -44,7 +44,7 @@ pub struct RunnerArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
     #[error(
-        "only --simulate is built in; a real scanner calls the runner API itself (see the README)"
+        "only --simulate is built in; a real scanner calls the runner API itself (see docs/api.md)"
     )]
     NotSimulating,
     #[error("the API refused the key ({0}): it needs the scans:write scope")]

@@ -1,7 +1,8 @@
-use crate::config::{Cli, Command, Config};
+use crate::cli::{Cli, Command};
+use crate::config::Config;
 use crate::cross_site::{self, AllowedOrigin};
 use crate::deadline::{self, Deadline};
-use crate::telemetry::loggable_path;
+use crate::telemetry::{loggable_path, redact};
 use crate::{assets, health, page_gate, server_fn_errors};
 use app::db::Db;
 use app::state::{AppState, Clock, SystemClock};
@@ -105,20 +106,6 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         Command::Runner(args) => Ok(crate::runner::run(args).await?),
         Command::Backup(args) => Ok(crate::backup::run(&config, &args).await?),
         Command::Admin(command) => Ok(crate::admin::run(&config, &command).await?),
-    }
-}
-
-/// The database URL without its password, for logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
     }
 }
 
@@ -400,7 +387,7 @@ pub fn router(state: AppState) -> Router {
     let router = router
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            app::api_keys::server::cache::settle_after_change,
+            app::api_keys::server::settle::settle_after_change,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

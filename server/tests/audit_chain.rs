@@ -5,7 +5,7 @@
 
 mod common;
 
-use app::audit::chain;
+use app::audit::{chain, checkpoint};
 use common::{Backend, TestApp};
 use serde_json::json;
 use std::process::{Command, Output};
@@ -214,10 +214,14 @@ async fn a_rewrite_behind_a_checkpoint_is_named(app: TestApp) {
     let (org, _key) = org_with_events(&app, "Checked", 3).await;
     // The checkpoint is due an hour after the chain began; make it due now.
     sql(&app, "UPDATE audit_chains SET checkpoint_at = 0").await;
-    let written = chain::checkpoint(&app.state).await.expect("checkpoint");
+    let written = checkpoint::checkpoint(&app.state)
+        .await
+        .expect("checkpoint");
     assert!(written >= 1, "checkpoints written: {written}");
     assert_eq!(
-        chain::checkpoint(&app.state).await.expect("checkpoint"),
+        checkpoint::checkpoint(&app.state)
+            .await
+            .expect("checkpoint"),
         0,
         "a chain that did not grow gets no second checkpoint"
     );

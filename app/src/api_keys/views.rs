@@ -189,7 +189,7 @@ fn NewKeyForm(orgs: Vec<KeyOrgChoice>, create: ServerAction<CreateApiKey>) -> im
                 <p class="form-error" role="alert">{move || general_error(create.value(), &["name", "scopes", "expiry"]).get()}</p>
                 <button type="submit" class="button" disabled=move || create.pending().get()>"Create"</button>
             </ActionForm>
-            <crate::auth::views::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(create.value()) id="api-key-confirm"/>
+            <crate::auth::confirm_access::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(create.value()) id="api-key-confirm"/>
         </section>
     }
 }

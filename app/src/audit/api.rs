@@ -18,7 +18,7 @@ pub async fn audit_log(
         &actor,
         &filter.unwrap_or_default(),
         before.as_deref(),
-        super::server::PAGE_SIZE,
+        super::read::PAGE_SIZE,
     )
     .await
 }

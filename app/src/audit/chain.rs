@@ -73,7 +73,7 @@ const COLUMNS: &str =
 
 /// Locks chain `key` for the rest of the transaction (creating it empty at `now`, its first
 /// checkpoint an hour later) and returns its head.
-async fn lock(
+pub(super) async fn lock(
     conn: &mut sqlx::AnyConnection,
     key: i64,
     now: i64,
@@ -167,48 +167,6 @@ pub async fn seal_all(pool: &sqlx::AnyPool, now: i64) -> Result<u64, AppError> {
 /// The signature of a checkpoint: chain `key` had head `head` at place `seq`.
 pub fn signature(secret: &crate::crypto::SecretKey, key: i64, seq: i64, head: &str) -> String {
     secret.keyed_hash(CHECKPOINT_PURPOSE, &format!("{key}:{seq}:{head}"))
-}
-
-/// Writes a checkpoint into each chain that grew since its last one and whose last one is
-/// an hour old. Returns how many were written.
-pub async fn checkpoint(state: &crate::state::AppState) -> Result<u64, AppError> {
-    let now = state.now();
-    let due: Vec<(i64,)> = sqlx::query_as(
-        "SELECT org_key FROM audit_chains
-         WHERE seq > checkpoint_seq AND checkpoint_at <= $1
-           AND (org_key = 0 OR EXISTS (SELECT 1 FROM organizations o WHERE o.id = org_key))",
-    )
-    .bind(now - CHECKPOINT_EVERY_SECS)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut written = 0;
-    for (key,) in due {
-        let mut tx = state.db.pool.begin().await?;
-        let (seq, head) = lock(&mut tx, key, now).await?;
-        let org_id = (key != 0).then_some(key);
-        let event = super::server::Event::new(CHECKPOINT, format!("seq {seq}")).details(
-            serde_json::json!({
-                "seq": seq,
-                "head": head,
-                "signature": signature(&state.secret_key, key, seq, &head),
-            }),
-        );
-        let event = match org_id {
-            Some(org) => event.org(org),
-            None => event,
-        };
-        super::server::record_at(&mut tx, now, event).await?;
-        sqlx::query(
-            "UPDATE audit_chains SET checkpoint_seq = seq, checkpoint_at = $1 WHERE org_key = $2",
-        )
-        .bind(now)
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        written += 1;
-    }
-    Ok(written)
 }
 
 /// What a walk of one chain found: the first break, or that it is whole.

@@ -4,7 +4,7 @@
 //! `Accept: text/csv` or `application/x-ndjson` the same way.
 
 use super::model::AuditFilter;
-use super::server::{Criteria, EventRow};
+use super::read::{Criteria, EventRow};
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
@@ -193,16 +193,13 @@ pub fn download(
     // A million events take seconds; they must not be cut off at the response deadline.
     response
         .extensions_mut()
-        .insert(crate::rest::RollingDeadline);
+        .insert(crate::rest::streaming::RollingDeadline);
     response
 }
 
 /// The file name of an organization's export: `audit-<org id>-<date>`.
 pub fn file_name(state: &AppState, org_id: i64) -> String {
-    format!(
-        "audit-{org_id}-{}",
-        crate::orgs::server::iso_date(state.now())
-    )
+    format!("audit-{org_id}-{}", crate::dates::iso_date(state.now()))
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,13 +7,15 @@ pub mod views;
 #[cfg(feature = "ssr")]
 pub mod chain;
 #[cfg(feature = "ssr")]
+pub mod checkpoint;
+#[cfg(feature = "ssr")]
+pub mod read;
+#[cfg(feature = "ssr")]
 mod server;
 #[cfg(feature = "ssr")]
-pub use server::parse_cursor;
+pub use read::{page, parse_cursor, Criteria};
 #[cfg(feature = "ssr")]
-pub use server::{
-    page, record, record_at, record_event, record_for_user, record_for_user_at, Criteria, Event,
-};
+pub use server::{record, record_at, record_event, record_for_user, record_for_user_at, Event};
 #[cfg(feature = "ssr")]
 pub mod export;
 #[cfg(feature = "ssr")]

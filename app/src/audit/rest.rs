@@ -4,7 +4,7 @@ use super::model::AuditFilter;
 use crate::api_keys::model::Scope;
 use crate::api_keys::server::KeyActor;
 use crate::error::AppError;
-use crate::rest::{page_limit, ApiQuery};
+use crate::rest::extract::{page_limit, ApiQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -83,7 +83,7 @@ async fn list_events(
         to: query.to.unwrap_or_default(),
     };
     let bad_cursor = |e: AppError| match e.for_field("before") {
-        Some(_) => crate::members::rest::bad_cursor(),
+        Some(_) => crate::rest::extract::bad_cursor(),
         None => e,
     };
     let export = headers

@@ -1,7 +1,7 @@
 use super::api::audit_log;
 use super::model::AuditFilter;
 use crate::auth::model::SessionInfo;
-use crate::layout::SignedIn;
+use crate::guard::SignedIn;
 use crate::members::views::urlencode;
 use crate::policy::{allows, Action};
 use leptos::prelude::*;

@@ -10,8 +10,8 @@
 
 use super::model::{StreamKind, StreamView, StreamsView};
 use crate::auth::server::Actor;
+use crate::dates::date_time;
 use crate::error::AppError;
-use crate::orgs::server::date_time;
 use crate::policy::{authorize, Action};
 use crate::state::AppState;
 use std::time::Duration;
@@ -135,7 +135,7 @@ pub async fn add(
         .encrypt(secret.as_bytes(), &secret_context(actor.org_id, kind));
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
-    crate::orgs::server::lock_org(&mut tx, actor.org_id).await?;
+    crate::orgs::store::lock_org(&mut tx, actor.org_id).await?;
     let (exists,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM audit_streams WHERE org_id = $1 AND kind = $2")
             .bind(actor.org_id)

@@ -2,7 +2,7 @@
 
 use super::api::{audit_streams, AddAuditStream, RemoveAuditStream};
 use super::model::{StreamKind, StreamView};
-use crate::auth::views::ConfirmAccessPrompt;
+use crate::auth::confirm_access::ConfirmAccessPrompt;
 use crate::forms::{asks_confirmation, field_error, general_error, Field};
 use crate::words::counted;
 use leptos::prelude::*;

@@ -102,7 +102,7 @@ pub async fn switch_org(org_id: i64) -> Result<(), AppError> {
         .await?
         .ok_or(AppError::Unauthenticated)?;
     // Another organization's id answers 404, like anything the user cannot see.
-    crate::orgs::server::membership(&state.db.pool, org_id, session.user_id)
+    crate::orgs::store::membership(&state.db.pool, org_id, session.user_id)
         .await?
         .ok_or(AppError::NotFound)?;
     auth::store::set_current_org(&state, &session.id_hash, org_id).await?;
@@ -116,7 +116,7 @@ pub async fn switch_org(org_id: i64) -> Result<(), AppError> {
 pub async fn confirm_access(password: String, code: Option<String>) -> Result<(), AppError> {
     let state = state()?;
     let (session, _) = auth::signed_in(&state).await?;
-    auth::confirm_access(&state, &session, &password, code.as_deref()).await
+    auth::confirm::confirm_access(&state, &session, &password, code.as_deref()).await
 }
 
 /// **Change password**: the current password and a new one; other sessions are signed out.

@@ -5,7 +5,7 @@ use crate::api_keys::model::Scope;
 use crate::api_keys::server::KeyActor;
 use crate::domain::Email;
 use crate::error::AppError;
-use crate::rest::ApiJson;
+use crate::rest::extract::ApiJson;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;

@@ -3,7 +3,7 @@ use crate::auth::server::Actor;
 use crate::domain::Email;
 use crate::error::AppError;
 use crate::invitations::server::seats_used;
-use crate::orgs::server::lock_org;
+use crate::orgs::store::lock_org;
 use crate::policy::{authorize, Action};
 use crate::state::AppState;
 

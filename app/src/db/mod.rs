@@ -3,6 +3,8 @@
 
 pub mod read;
 
+use crate::error::AppError;
+use read::{bound, convert_rows, sqlite_read};
 pub use read::{Param, ReadRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -239,4 +241,51 @@ pub fn contains_pattern(search: Option<&str>) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| format!("%{}%", escape_like(&s.to_lowercase())))
+}
+
+impl Db {
+    /// Runs a read (`$1`… placeholders, as everywhere) and returns its rows: on the calling
+    /// thread for SQLite, through the pool for PostgreSQL.
+    pub async fn read(&self, sql: &str, params: &[Param]) -> Result<Vec<ReadRow>, AppError> {
+        match (&self.backend, &self.reader) {
+            (Backend::Sqlite, Some(reader)) => sqlite_read(reader, sql, params).map_err(|err| {
+                tracing::error!(error = %err, "database read");
+                AppError::Internal
+            }),
+            _ => self.read_pooled(sql, params).await,
+        }
+    }
+
+    /// A read through the pool, off the request's thread, on both databases: for reads that
+    /// may take long (a search that sorts many matches).
+    pub async fn read_pooled(&self, sql: &str, params: &[Param]) -> Result<Vec<ReadRow>, AppError> {
+        let rows = bound(sql, params).fetch_all(&self.pool).await?;
+        convert_rows(&rows)
+    }
+
+    /// [`read_pooled`](Self::read_pooled) for a read that should walk an index in order and
+    /// stop at its `LIMIT`: on PostgreSQL without parallel workers, which the planner picks
+    /// when it expects few rows to pass a filter, and whose start-up alone costs several
+    /// milliseconds.
+    pub async fn read_pooled_serial(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<ReadRow>, AppError> {
+        if self.backend != Backend::Postgres {
+            return self.read_pooled(sql, params).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0")
+            .execute(&mut *tx)
+            .await?;
+        let rows = bound(sql, params).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        convert_rows(&rows)
+    }
+
+    /// The first row of a read, if any.
+    pub async fn read_one(&self, sql: &str, params: &[Param]) -> Result<Option<ReadRow>, AppError> {
+        Ok(self.read(sql, params).await?.into_iter().next())
+    }
 }

@@ -12,7 +12,6 @@
 //!
 //! Only for statements that an index bounds: a read here holds its thread while it runs.
 
-use super::{Backend, Db};
 use crate::error::AppError;
 use sqlx::Row as _;
 use std::cell::RefCell;
@@ -111,7 +110,7 @@ thread_local! {
         RefCell::new(HashMap::new());
 }
 
-fn sqlite_read(
+pub(super) fn sqlite_read(
     reader: &Arc<SqliteReader>,
     sql: &str,
     params: &[Param],
@@ -180,55 +179,8 @@ fn sqlite_read(
     })
 }
 
-impl Db {
-    /// Runs a read (`$1`… placeholders, as everywhere) and returns its rows: on the calling
-    /// thread for SQLite, through the pool for PostgreSQL.
-    pub async fn read(&self, sql: &str, params: &[Param]) -> Result<Vec<ReadRow>, AppError> {
-        match (&self.backend, &self.reader) {
-            (Backend::Sqlite, Some(reader)) => sqlite_read(reader, sql, params).map_err(|err| {
-                tracing::error!(error = %err, "database read");
-                AppError::Internal
-            }),
-            _ => self.read_pooled(sql, params).await,
-        }
-    }
-
-    /// A read through the pool, off the request's thread, on both databases: for reads that
-    /// may take long (a search that sorts many matches).
-    pub async fn read_pooled(&self, sql: &str, params: &[Param]) -> Result<Vec<ReadRow>, AppError> {
-        let rows = bound(sql, params).fetch_all(&self.pool).await?;
-        convert_rows(&rows)
-    }
-
-    /// [`read_pooled`](Self::read_pooled) for a read that should walk an index in order and
-    /// stop at its `LIMIT`: on PostgreSQL without parallel workers, which the planner picks
-    /// when it expects few rows to pass a filter, and whose start-up alone costs several
-    /// milliseconds.
-    pub async fn read_pooled_serial(
-        &self,
-        sql: &str,
-        params: &[Param],
-    ) -> Result<Vec<ReadRow>, AppError> {
-        if self.backend != Backend::Postgres {
-            return self.read_pooled(sql, params).await;
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0")
-            .execute(&mut *tx)
-            .await?;
-        let rows = bound(sql, params).fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        convert_rows(&rows)
-    }
-
-    /// The first row of a read, if any.
-    pub async fn read_one(&self, sql: &str, params: &[Param]) -> Result<Option<ReadRow>, AppError> {
-        Ok(self.read(sql, params).await?.into_iter().next())
-    }
-}
-
 /// `sql` with `params` bound in order, for the pool.
-fn bound<'q>(
+pub(super) fn bound<'q>(
     sql: &'q str,
     params: &[Param],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
@@ -238,7 +190,7 @@ fn bound<'q>(
     })
 }
 
-fn convert_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<ReadRow>, AppError> {
+pub(super) fn convert_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<ReadRow>, AppError> {
     {
         rows.iter()
             .map(|row| {

@@ -6,9 +6,9 @@ use super::dns::LookupError;
 use super::model::{record_name, record_value, DomainEntry, DomainStatus, DomainsView};
 use crate::audit;
 use crate::auth::server::Actor;
+use crate::dates::date_time;
 use crate::domain::DomainName;
 use crate::error::AppError;
-use crate::orgs::server::date_time;
 use crate::policy::{authorize, Action};
 use crate::state::AppState;
 use rand::RngCore;
@@ -91,7 +91,7 @@ pub async fn add(
     authorize(actor.role, Action::ManageOrganization)?;
     let now = state.now();
     let mut tx = state.db.pool.begin().await?;
-    crate::orgs::server::lock_org(&mut tx, actor.org_id).await?;
+    crate::orgs::store::lock_org(&mut tx, actor.org_id).await?;
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM org_domains WHERE org_id = $1")
         .bind(actor.org_id)
         .fetch_one(&mut *tx)

@@ -2,7 +2,7 @@
 
 use super::api::{get_domains, AddDomain, RemoveDomain, VerifyDomain};
 use super::model::{DomainEntry, DomainStatus};
-use crate::auth::views::ConfirmAccessPrompt;
+use crate::auth::confirm_access::ConfirmAccessPrompt;
 use crate::forms::{asks_confirmation, field_error, general_error, Field};
 use leptos::prelude::*;
 

@@ -6,7 +6,7 @@ use crate::api_keys::model::Scope;
 use crate::api_keys::server::KeyActor;
 use crate::auth::server::Actor;
 use crate::error::AppError;
-use crate::rest::{page_limit, ApiJson, ApiPath, ApiQuery};
+use crate::rest::extract::{page_limit, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -143,7 +143,7 @@ async fn list_groups(
     let after = query
         .cursor
         .filter(|c| !c.is_empty())
-        .map(|c| server::decode_cursor(&c).map_err(|_| crate::members::rest::bad_cursor()))
+        .map(|c| server::decode_cursor(&c).map_err(|_| crate::rest::extract::bad_cursor()))
         .transpose()?;
     let page = server::page(&state, actor, query.q.as_deref(), after, limit).await?;
     Ok(Json(GroupList {

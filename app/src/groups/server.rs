@@ -1,6 +1,7 @@
 //! SQL and rules of groups. Every function takes the acting member and asks the policy
 //! module; a group of another organization is "not found".
 
+use super::access::{authorize_edit, group_name};
 use super::model::{
     GroupDetail, GroupMember, GroupRow, GroupsPage, MEMBERS_SHOWN, SCANS_LIMIT_MAX,
 };
@@ -74,40 +75,6 @@ pub async fn plan_of(state: &AppState, org_id: i64) -> Result<Plan, AppError> {
         .fetch_one(&state.db.pool)
         .await?;
     Plan::parse(&plan).map_err(|_| AppError::Internal)
-}
-
-/// The group's name, when it belongs to the actor's organization (else 404).
-async fn group_name(state: &AppState, actor: &Actor, group_id: i64) -> Result<String, AppError> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT name FROM groups WHERE id = $1 AND org_id = $2")
-            .bind(group_id)
-            .bind(actor.org_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    row.map(|r| r.0).ok_or(AppError::NotFound)
-}
-
-pub async fn is_member_of(state: &AppState, group_id: i64, user_id: i64) -> Result<bool, AppError> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2")
-            .bind(group_id)
-            .bind(user_id)
-            .fetch_one(&state.db.pool)
-            .await?;
-    Ok(n > 0)
-}
-
-/// Authorizes editing settings or membership of a group of the actor's organization.
-pub async fn authorize_edit(
-    state: &AppState,
-    actor: &Actor,
-    group_id: i64,
-) -> Result<String, AppError> {
-    authorize(actor.role, Action::ViewMembers)?;
-    let name = group_name(state, actor, group_id).await?;
-    let member_of_group = is_member_of(state, group_id, actor.user_id).await?;
-    authorize(actor.role, Action::EditGroup { member_of_group })?;
-    Ok(name)
 }
 
 pub async fn page(
@@ -276,7 +243,7 @@ async fn insert_member(
     user_id: i64,
     now: i64,
 ) -> Result<bool, AppError> {
-    if crate::orgs::server::membership(&mut *tx, org_id, user_id)
+    if crate::orgs::store::membership(&mut *tx, org_id, user_id)
         .await?
         .is_none()
     {

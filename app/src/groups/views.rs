@@ -8,8 +8,8 @@ use super::api::{
 use super::model::{GroupDetail, GroupMember, GroupsPage as Page};
 use crate::auth::model::SessionInfo;
 use crate::forms::{field_error, general_error, Field};
+use crate::guard::SignedIn;
 use crate::integrations::views::{IntegrationFields, IntegrationsPanel};
-use crate::layout::SignedIn;
 use crate::policy::{allows, Action};
 use leptos::prelude::*;
 use leptos_meta::Title;

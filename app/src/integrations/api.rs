@@ -59,6 +59,6 @@ pub async fn send_test_event(
     let state = state()?;
     let actor = org_actor(&state, org_id).await?;
     let kind = self::kind(&kind)?;
-    let group = crate::groups::server::authorize_edit(&state, &actor, group_id).await?;
+    let group = crate::groups::access::authorize_edit(&state, &actor, group_id).await?;
     delivery::send_test(&state, group_id, &group, kind).await
 }

@@ -6,7 +6,7 @@ use super::server::{self, delivery, IntegrationInput};
 use crate::api_keys::model::Scope;
 use crate::api_keys::server::KeyActor;
 use crate::error::AppError;
-use crate::rest::{ApiJson, ApiPath};
+use crate::rest::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -142,7 +142,7 @@ async fn test_integration(
 ) -> Result<Json<Delivery>, AppError> {
     let actor = key.require(Scope::GroupsWrite)?;
     let kind = kind_of(&path.kind)?;
-    let group = crate::groups::server::authorize_edit(&state, actor, path.id).await?;
+    let group = crate::groups::access::authorize_edit(&state, actor, path.id).await?;
     Ok(Json(
         delivery::send_test(&state, path.id, &group, kind)
             .await?

@@ -4,7 +4,7 @@ use crate::api_keys::model::Scope;
 use crate::api_keys::server::KeyActor;
 use crate::domain::{Email, PersonName, Role};
 use crate::error::AppError;
-use crate::rest::{ApiJson, ApiPath};
+use crate::rest::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;

@@ -1,8 +1,9 @@
 use super::model::{InvitationState, InvitationView, InviteOutcome, PendingInvitation};
 use crate::auth::server::{self as auth, token_hash, Actor, RequestMeta};
+use crate::dates::date_time;
 use crate::domain::{Email, Password, PersonName, Role};
 use crate::error::AppError;
-use crate::orgs::server::{date_time, lock_org, role_of};
+use crate::orgs::store::{lock_org, role_of};
 use crate::policy::{authorize, Action};
 use crate::state::AppState;
 use rand::RngCore;

@@ -7,8 +7,8 @@ use super::api::{
 use super::model::{InvitationState, InviteOutcome};
 use crate::domain::Role;
 use crate::forms::{field_error, general_error, Field};
-use crate::layout::{refresh_session_when, AuthActions};
 use crate::policy::{allows, Action};
+use crate::session_context::{refresh_session_when, AuthActions};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;

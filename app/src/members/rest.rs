@@ -4,7 +4,7 @@ use crate::api_keys::model::Scope;
 use crate::api_keys::server::KeyActor;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::rest::{page_limit, ApiJson, ApiPath, ApiQuery};
+use crate::rest::extract::{bad_cursor, page_limit, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -86,10 +86,6 @@ async fn list_members(
             .collect(),
         next_cursor: page.next_cursor,
     }))
-}
-
-pub fn bad_cursor() -> AppError {
-    AppError::invalid("cursor", "That cursor is not one this list gave out.")
 }
 
 /// Changes a member's role. Scope `members:write`.

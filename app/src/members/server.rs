@@ -1,8 +1,9 @@
 use super::model::{MemberFigures, MemberRow, MembersPage, Viewer};
 use crate::auth::server::Actor;
+use crate::dates::iso_date;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::orgs::server::{iso_date, lock_org, membership, role_of};
+use crate::orgs::store::{lock_org, membership, role_of};
 use crate::policy::{allows, authorize, Action};
 use crate::state::AppState;
 
@@ -376,6 +377,6 @@ pub async fn figures(state: &AppState, actor: &Actor) -> Result<MemberFigures, A
         security_keys_only: level == Some(crate::two_factor::model::PolicyLevel::SecurityKeys),
         two_factor_deadline: deadline
             .filter(|d| *d > state.now())
-            .map(crate::orgs::server::date_time),
+            .map(crate::dates::date_time),
     })
 }

@@ -6,9 +6,10 @@ use super::model::{MemberRow, MembersPage as Page, Viewer};
 use crate::auth::model::SessionInfo;
 use crate::domain::Role;
 use crate::forms::general_error;
+use crate::guard::SignedIn;
 use crate::invitations::views::{InviteForm, PendingInvitations};
-use crate::layout::{refresh_session_when, SignedIn};
 use crate::policy::{allows, Action};
+use crate::session_context::refresh_session_when;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -79,7 +80,7 @@ fn Members(org_id: i64, role: Role) -> impl IntoView {
             <button type="submit" class="button secondary">"Search"</button>
         </form>
         <p class="form-error" role="alert">{move || role_error.get().or_else(|| remove_error.get()).or_else(|| reset_error.get())}</p>
-        <crate::auth::views::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(actions.reset_two_factor.value()) id="reset-two-factor-confirm"/>
+        <crate::auth::confirm_access::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(actions.reset_two_factor.value()) id="reset-two-factor-confirm"/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match members.await {

@@ -10,3 +10,5 @@ pub mod views;
 pub mod rest;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod store;

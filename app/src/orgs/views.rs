@@ -4,8 +4,9 @@ use super::api::{get_org_settings, DeleteOrg, RenameOrg};
 use crate::auth::model::SessionInfo;
 use crate::billing::views::BillingPanel;
 use crate::forms::{field_error, general_error, Field};
-use crate::layout::{refresh_session_when, SignedIn};
+use crate::guard::SignedIn;
 use crate::policy::{allows, Action};
+use crate::session_context::refresh_session_when;
 use crate::two_factor::views::SecurityPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -76,7 +77,7 @@ fn DeleteOrgPanel(org_id: i64) -> impl IntoView {
                 <p class="form-error" role="alert">{move || general_error(delete.value(), &["confirm"]).get()}</p>
                 <button type="submit" class="button danger">"Delete organization"</button>
             </ActionForm>
-            <crate::auth::views::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(delete.value()) id="delete-org-confirm"/>
+            <crate::auth::confirm_access::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(delete.value()) id="delete-org-confirm"/>
         </section>
     }
 }

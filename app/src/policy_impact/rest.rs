@@ -43,7 +43,7 @@ async fn preview(
     ApiQuery(query): ApiQuery<PreviewQuery>,
 ) -> Result<Json<Impact>, AppError> {
     let actor = key.require(Scope::MembersRead)?;
-    let grace_days = super::server::grace_days(query.grace_days.map(|d| d.to_string()).as_deref())?;
+    let grace_days = super::server::check_grace_days(query.grace_days)?;
     let limit = page_limit(query.limit)?;
     super::server::preview(&state, actor, query.policy, grace_days, limit)
         .await

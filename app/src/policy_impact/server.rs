@@ -4,12 +4,12 @@
 
 use super::model::{AffectedKey, AffectedMember, Impact, Proposal, Reason, MAX_GRACE_DAYS};
 use crate::auth::server::Actor;
+use crate::dates::date_time;
 use crate::error::AppError;
-use crate::orgs::server::date_time;
 use crate::policy::{authorize, Action};
 use crate::state::AppState;
 
-const DAY_SECS: i64 = 24 * 3600;
+pub(super) const DAY_SECS: i64 = 24 * 3600;
 
 /// The members a proposal would block, as a condition on memberships `m` of organization
 /// `$1`. Owners are not held to single sign-on (they keep a way in when the provider fails).
@@ -28,21 +28,28 @@ fn blocked_members(proposal: Proposal) -> &'static str {
 const LIVE_KEY: &str = "k.org_id = m.org_id AND k.user_id = m.user_id AND k.revoked_at IS NULL
      AND (k.expires_at IS NULL OR k.expires_at > $2)";
 
-/// Parses the grace period of a preview or a policy: 0–30 whole days.
+/// Parses the grace period of a preview as a form sends it: 0–30 whole days, none is 0.
 pub fn grace_days(raw: Option<&str>) -> Result<i64, AppError> {
-    let invalid = || {
-        AppError::invalid(
-            "grace_days",
-            format!("The grace period is a number of days, 0 to {MAX_GRACE_DAYS}."),
-        )
-    };
     match raw.map(str::trim) {
         None | Some("") => Ok(0),
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(days) if (0..=MAX_GRACE_DAYS).contains(&days) => Ok(days),
-            _ => Err(invalid()),
-        },
+        Some(raw) => check_grace_days(Some(raw.parse::<i64>().map_err(|_| invalid_grace())?)),
     }
+}
+
+/// The grace period of a preview as the REST API reads it (a number): 0–30, none is 0.
+pub fn check_grace_days(days: Option<i64>) -> Result<i64, AppError> {
+    match days {
+        None => Ok(0),
+        Some(days) if (0..=MAX_GRACE_DAYS).contains(&days) => Ok(days),
+        Some(_) => Err(invalid_grace()),
+    }
+}
+
+fn invalid_grace() -> AppError {
+    AppError::invalid(
+        "grace_days",
+        format!("The grace period is a number of days, 0 to {MAX_GRACE_DAYS}."),
+    )
 }
 
 /// Who and which keys `proposal` would block if an Owner applied it now with `grace_days`.
@@ -231,6 +238,10 @@ mod tests {
         assert_eq!(grace_days(None), Ok(0));
         assert_eq!(grace_days(Some(" 7 ")), Ok(7));
         assert_eq!(grace_days(Some("30")), Ok(30));
+        assert_eq!(check_grace_days(None), Ok(0));
+        assert_eq!(check_grace_days(Some(30)), Ok(30));
+        assert!(check_grace_days(Some(31)).is_err());
+        assert!(check_grace_days(Some(-1)).is_err());
         for bad in ["31", "-1", "1.5", "seven"] {
             assert!(grace_days(Some(bad)).is_err(), "{bad}");
         }

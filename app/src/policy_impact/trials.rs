@@ -2,13 +2,13 @@
 //! `crate::report_only`'s, at the doors that check the policies.
 
 use super::model::{Proposal, Trial, Trials, WouldDeny, MAX_TRIAL_DAYS, SHOWN};
+use super::server::DAY_SECS;
 use crate::auth::server::Actor;
+use crate::dates::date_time;
 use crate::error::AppError;
-use crate::orgs::server::{date_time, lock_org};
+use crate::orgs::store::lock_org;
 use crate::policy::{authorize, Action};
 use crate::state::AppState;
-
-const DAY_SECS: i64 = 24 * 3600;
 
 /// The trial's length: 1–30 whole days.
 pub fn trial_days(raw: &str) -> Result<i64, AppError> {
@@ -159,7 +159,7 @@ pub async fn stop(state: &AppState, actor: &Actor, policy: Proposal) -> Result<(
 /// first).
 pub async fn view(state: &AppState, actor: &Actor) -> Result<Trials, AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
-    state.report_only.flush(state).await?;
+    crate::report_only::flush(state).await?;
     let now = state.now();
     let (level, since, until, sso_since, sso_until): (
         i64,

@@ -3,7 +3,7 @@
 
 use super::api::{policy_impact, policy_trials, StartPolicyTrial, StopPolicyTrial};
 use super::model::{Impact, Proposal, Trial, MAX_TRIAL_DAYS};
-use crate::auth::views::ConfirmAccessPrompt;
+use crate::auth::confirm_access::ConfirmAccessPrompt;
 use crate::forms::{asks_confirmation, field_error, general_error};
 use crate::words::counted;
 use leptos::form::ActionForm;

@@ -13,6 +13,10 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+/// Request bodies of the API are small; anything larger is refused with 413.
+/// A scan result of 10,000 characters, each escaped as a surrogate pair (`\ud83d\ude00`, 12
+/// bytes), fits; nothing else the API takes comes close.
+pub const BODY_LIMIT: usize = 128 * 1024;
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
@@ -25,12 +29,9 @@ impl FromRequestParts<AppState> for KeyActor {
             .get(AUTHORIZATION)
             .map(|v| v.to_str().map_err(|_| AppError::ApiKeyInvalid))
             .transpose()?;
-        let ip = RequestMeta::from_parts(parts, state.settings.trust_proxy_hops).ip;
-        let agent = parts
-            .headers
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
-        authenticate(state, header, ip, agent).await
+        // The same client IP and User-Agent (already cut to length) a session would keep.
+        let meta = RequestMeta::from_parts(parts, state.settings.trust_proxy_hops);
+        authenticate(state, header, meta.ip, meta.user_agent.as_deref()).await
     }
 }
 
@@ -159,4 +160,9 @@ where
         .into_iter()
         .map(|w| w.0)
         .collect())
+}
+
+/// The error for a `cursor` a list did not give out (or that names a row no longer there).
+pub fn bad_cursor() -> AppError {
+    AppError::invalid("cursor", "That cursor is not one this list gave out.")
 }

@@ -90,7 +90,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
+    let bytes = match axum::body::to_bytes(body, super::extract::BODY_LIMIT).await {
         Ok(bytes) => bytes,
         Err(_) => return AppError::PayloadTooLarge.into_response(),
     };

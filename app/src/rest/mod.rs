@@ -8,6 +8,7 @@
 
 pub mod extract;
 pub mod idempotency;
+pub mod streaming;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -22,18 +23,9 @@ use utoipa::openapi::{RefOr, ResponseBuilder};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use extract::{page_limit, ApiJson, ApiPath, ApiQuery};
+pub use extract::{page_limit, ApiJson, ApiPath, ApiQuery, BODY_LIMIT};
+pub use streaming::RollingDeadline;
 
-/// A response extension: this body is a long download that keeps making progress (an audit
-/// export), so the server's response deadline applies to each wait for the next chunk rather
-/// than to the whole body. A download that stalls is still cut off.
-#[derive(Clone, Copy, Debug)]
-pub struct RollingDeadline;
-
-/// Request bodies of the API are small; anything larger is refused with 413.
-/// A scan result of 10,000 characters, each escaped as a surrogate pair (`\ud83d\ude00`, 12
-/// bytes), fits; nothing else the API takes comes close.
-pub const BODY_LIMIT: usize = 128 * 1024;
 pub const BASE: &str = "/api/v1";
 
 /// An error, as every endpoint answers it (`application/problem+json`, RFC 9457).

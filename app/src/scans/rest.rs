@@ -6,7 +6,7 @@ use super::server;
 use crate::api_keys::model::Scope;
 use crate::api_keys::server::KeyActor;
 use crate::error::AppError;
-use crate::rest::{page_limit, ApiJson, ApiPath, ApiQuery};
+use crate::rest::extract::{page_limit, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};

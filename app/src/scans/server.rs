@@ -228,7 +228,7 @@ async fn visible_group(
             .fetch_optional(&state.db.pool)
             .await?;
     let member_of_group =
-        crate::groups::server::is_member_of(state, group_id, actor.user_id).await?;
+        crate::groups::access::is_member_of(state, group_id, actor.user_id).await?;
     match group {
         Some(group) if allows(actor.role, Action::Scans { member_of_group }) => Ok(group),
         _ => Err(AppError::NotFound),

@@ -6,7 +6,7 @@ use super::api::{get_group_scans, get_scan, list_scans, scan_groups, CancelScan,
 use super::model::{short_time, ScanGroup, ScanRow, ScanStatus, ScansPage};
 use crate::auth::model::SessionInfo;
 use crate::forms::{field_error, general_error, Field};
-use crate::layout::SignedIn;
+use crate::guard::SignedIn;
 use crate::policy::{allows, Action};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -56,10 +56,10 @@ pub async fn list(state: &AppState, session: &Session) -> Result<Vec<SessionEntr
             device: device(row.user_agent.as_deref()),
             id: row.id_hash,
             ip: row.ip,
-            signed_in: crate::orgs::server::date_time(row.created_at),
+            signed_in: crate::dates::date_time(row.created_at),
             signed_in_with: crate::auth::server::proof::Proof::parse(&row.methods, row.sso_org_id)
                 .describe(row.sso_org_name.as_deref()),
-            last_seen: crate::orgs::server::date_time(row.last_seen_at),
+            last_seen: crate::dates::date_time(row.last_seen_at),
         })
         .collect())
 }

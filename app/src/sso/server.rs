@@ -7,7 +7,7 @@ use crate::audit;
 use crate::auth::server::{self as auth, Actor, RequestMeta};
 use crate::domain::{Email, PersonName, Role};
 use crate::error::AppError;
-use crate::orgs::server::role_of;
+use crate::orgs::store::role_of;
 use crate::policy::{authorize, Action};
 use crate::state::AppState;
 use rand::RngCore;
@@ -16,10 +16,8 @@ use rand::RngCore;
 pub const LOGIN_SECS: i64 = 10 * 60;
 /// How long an identity waits for its account's owner to sign in with their password.
 pub const LINK_SECS: i64 = 15 * 60;
-/// Carries an identity waiting to be linked to the account with its email.
-pub const LINK_COOKIE: &str = "gatehouse_sso_link";
-/// Marks an account made through SSO: no password signs in to it (argon2 hashes start `$`).
-pub const NO_PASSWORD: &str = "!sso";
+pub use crate::auth::server::password::NO_PASSWORD;
+pub use crate::auth::server::LINK_COOKIE;
 
 /// Gatehouse's callback for `org_id`'s connection, to register at its provider. One per
 /// connection: a provider's answer arrives where only that connection's round trips are
@@ -196,7 +194,7 @@ pub async fn settings(
                 default_role: role_of(&role)?,
                 provider_mfa: provider_mfa == 1,
                 required: required == 1,
-                tested: tested_at.map(crate::orgs::server::date_time),
+                tested: tested_at.map(crate::dates::date_time),
                 test_error,
             })
         }
@@ -522,7 +520,7 @@ pub async fn target_for_member(
     let Some(session) = auth::authenticate(state, meta).await? else {
         return Ok(None);
     };
-    if crate::orgs::server::membership(&state.db.pool, org_id, session.user_id)
+    if crate::orgs::store::membership(&state.db.pool, org_id, session.user_id)
         .await?
         .is_none()
     {
@@ -875,7 +873,7 @@ async fn sign_in(
             .execute(&state.db.pool)
             .await?;
             // Removing someone from the organization is not undone by their provider.
-            if crate::orgs::server::membership(&state.db.pool, org_id, user_id)
+            if crate::orgs::store::membership(&state.db.pool, org_id, user_id)
                 .await?
                 .is_none()
             {
@@ -973,7 +971,7 @@ async fn create_account(
         .or_else(|| PersonName::parse(local).ok())
         .ok_or(Refused::SignIn("failed"))?;
     let mut tx = state.db.pool.begin().await?;
-    crate::orgs::server::lock_org(&mut tx, conn.org_id).await?;
+    crate::orgs::store::lock_org(&mut tx, conn.org_id).await?;
     if crate::invitations::server::check_seat_free(&mut tx, conn.org_id, now, "email")
         .await
         .is_err()

@@ -110,7 +110,7 @@ fn SsoForm(
             <p class="form-error" role="alert">{move || general_error(save.value(), &["issuer", "client_id", "client_secret", "allowed_domains", "default_role"]).get()}</p>
             <button type="submit" class="button">{if conn.is_some() { "Save" } else { "Connect" }}</button>
         </ActionForm>
-        <crate::auth::views::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(save.value()) id="sso-save-confirm"/>
+        <crate::auth::confirm_access::ConfirmAccessPrompt asked=crate::forms::asks_confirmation(save.value()) id="sso-save-confirm"/>
         <p class="muted">
             "Removing someone at the provider does not remove them here: remove them from Members too "
             "(provisioning is not part of Gatehouse yet). API keys keep working for people who are still members."
@@ -164,7 +164,7 @@ fn ConnectionStatus(
             <p class="form-error" role="alert">{move || general_error(remove.value(), &[]).get()}</p>
             <button type="submit" class="button danger small">"Remove single sign-on"</button>
         </ActionForm>
-        <crate::auth::views::ConfirmAccessPrompt
+        <crate::auth::confirm_access::ConfirmAccessPrompt
             asked=Signal::derive(move || crate::forms::asks_confirmation(require.value()).get().or(crate::forms::asks_confirmation(remove.value()).get()))
             id="sso-status-confirm"/>
     }

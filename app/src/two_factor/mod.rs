@@ -3,6 +3,7 @@
 //! second step of sign-in, and the organization policy "Require two-factor authentication".
 
 pub mod api;
+pub mod fresh;
 pub mod model;
 pub mod passkeys;
 pub mod step_up;

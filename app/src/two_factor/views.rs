@@ -6,39 +6,25 @@ use super::api::{
     get_two_factor_status, two_factor_policy, ConfirmTwoFactor, DisableTwoFactor, NotifyTwoFactor,
     RegenerateRecoveryCodes, SetTwoFactorPolicy, StartTwoFactor,
 };
+use super::fresh::{FreshRecoveryCodes, PasskeyNews};
 use super::model::{
     Compliance, Enrollment, PolicyLevel, PolicyView, TwoFactorStatus, MAX_GRACE_DAYS,
 };
 use super::passkeys::views::{PasskeySignIn, PasskeysSection};
+use crate::auth::confirm_access::ConfirmAccessPrompt;
 use crate::auth::model::SessionInfo;
-use crate::auth::views::ConfirmAccessPrompt;
 use crate::forms::{
     asks_confirmation, field_error, focus_when_shown, general_error, Field, FocusReturn,
 };
-use crate::layout::AuthActions;
 use crate::policy_impact::{
     model::Proposal,
     views::{PolicyImpact, ReportOnly},
 };
+use crate::session_context::AuthActions;
 use crate::words::counted;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-
-/// Recovery codes just made, kept above the page so that refreshing the session (which
-/// re-renders the page) does not lose them before the user has saved them.
-#[derive(Clone, Copy)]
-pub struct FreshRecoveryCodes(pub RwSignal<Option<Vec<String>>>);
-
-/// What the last change to the person's security keys and passkeys did ("YubiKey added."),
-/// kept above the page for the same reason.
-#[derive(Clone, Copy)]
-pub struct PasskeyNews(pub RwSignal<Option<String>>);
-
-pub fn provide_fresh_codes() {
-    provide_context(FreshRecoveryCodes(RwSignal::new(None)));
-    provide_context(PasskeyNews(RwSignal::new(None)));
-}
 
 /// The profile panel "Two-factor authentication".
 #[component]

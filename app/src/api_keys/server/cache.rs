@@ -80,7 +80,7 @@ pub struct KeyRecord {
     pub name: String,
     pub email: String,
     pub disabled_at: Option<i64>,
-    pub standing: crate::two_factor::server::policy::StandingRow,
+    pub standing: crate::two_factor::server::standing::StandingRow,
     /// The organization's report-only 2FA trial: its level and end (0, `None`: none).
     pub trial: (i64, Option<i64>),
 }
@@ -519,26 +519,6 @@ async fn listen_once(
     }
 }
 
-/// Middleware: a request that may have changed something answers only once this process's
-/// cache has applied the change (see [`KeyCache::settle`]), so the caller's next request,
-/// here or on another replica, sees it.
-pub async fn settle_after_change(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::http::Method;
-    let reads_only = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    let response = next.run(request).await;
-    if !reads_only {
-        state.key_cache.settle(&state.db).await;
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -633,7 +613,7 @@ mod tests {
                     name: String::new(),
                     email: String::new(),
                     disabled_at: None,
-                    standing: crate::two_factor::server::policy::StandingRow {
+                    standing: crate::two_factor::server::standing::StandingRow {
                         require_two_factor: 0,
                         two_factor_since: None,
                         two_factor_deadline: None,

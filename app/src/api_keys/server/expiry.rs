@@ -97,8 +97,8 @@ async fn email(state: &AppState, key: &DueKey, now: i64) {
         key.name,
         key.prefix,
         key.org_name,
-        crate::orgs::server::expires_in_words(key.expires_at - now),
-        crate::orgs::server::date_time(key.expires_at),
+        crate::dates::expires_in_words(key.expires_at - now),
+        crate::dates::date_time(key.expires_at),
         state.base_url().trim_end_matches('/'),
     );
     let subject = format!("Your API key \"{}\" expires soon", key.name);
@@ -162,7 +162,7 @@ pub async fn expiring(
                 name,
                 prefix,
                 owner: format!("{owner_name} <{email}>"),
-                expires_in: crate::orgs::server::expires_in_words(expires_at - now),
+                expires_in: crate::dates::expires_in_words(expires_at - now),
             },
         )
         .collect())

@@ -4,15 +4,17 @@ pub mod cache;
 pub mod expiry;
 pub mod limiter;
 pub mod secret;
+pub mod settle;
 
 use super::model::{ApiKeyRow, ApiKeysView, CreatedKey, Expiry, KeyOrgChoice, Scope, ScopeSet};
 use crate::auth::server::{Actor, Session};
+use crate::dates::{date_time, iso_date};
 use crate::error::AppError;
-use crate::orgs::server::{date_time, iso_date, membership, role_of};
+use crate::orgs::store::{membership, role_of};
 use crate::policy::scope_usable;
 use crate::state::AppState;
 use crate::two_factor::model::Compliance;
-use crate::two_factor::server::policy::{trial_denies, StandingRow, STANDING_COLUMNS};
+use crate::two_factor::server::standing::{trial_denies, StandingRow, STANDING_COLUMNS};
 use cache::{CachedKey, KeyRecord};
 pub use secret::ApiKeySecret;
 use subtle::ConstantTimeEq;
@@ -202,7 +204,7 @@ async fn list(
                 expires_in: r
                     .expires_at
                     .filter(|_| state == "active")
-                    .map(|e| crate::orgs::server::expires_in_words(e - now)),
+                    .map(|e| crate::dates::expires_in_words(e - now)),
                 state: state.to_string(),
             }
         })
@@ -212,7 +214,7 @@ async fn list(
 /// The profile panel: the user's keys and, per organization, the scopes they may choose.
 pub async fn view(state: &AppState, user_id: i64) -> Result<ApiKeysView, AppError> {
     let keys = list(state, user_id, None).await?;
-    let orgs = crate::orgs::server::orgs_of_user(state, user_id)
+    let orgs = crate::orgs::store::orgs_of_user(state, user_id)
         .await?
         .into_iter()
         .map(|o| KeyOrgChoice {
@@ -278,9 +280,6 @@ pub async fn revoke_member_keys(
     Ok(())
 }
 
-/// The longest User-Agent kept as a key's last client.
-const AGENT_MAX_CHARS: usize = 200;
-
 /// Writes when, from where and with what client the key was last used: at most once a
 /// minute per key (one request in this process claims the minute; the conditional update
 /// keeps other replicas from writing it again), and after the answer, not before it.
@@ -309,7 +308,7 @@ fn record_use(
     {
         return; // another request of this process claimed this minute
     }
-    let agent: Option<String> = agent.map(|a| a.chars().take(AGENT_MAX_CHARS).collect());
+    let agent = agent.map(str::to_string);
     let ip = ip.map(str::to_string);
     let pool = state.db.pool.clone();
     let key_id = cached.record.id;
@@ -348,7 +347,8 @@ static AUTHENTICATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(
 
 /// Authenticates a REST request from its `Authorization` header value: the shape and
 /// checksum first (no database work for a typo), then one indexed lookup that also reads
-/// the owner's current role and 2FA standing.
+/// the owner's current role and 2FA standing. `agent` is the User-Agent as
+/// [`RequestMeta`](crate::auth::server::RequestMeta) keeps it (already cut to length).
 pub async fn authenticate(
     state: &AppState,
     authorization: Option<&str>,
@@ -413,7 +413,7 @@ pub async fn authenticate(
     }
     state.api_limiter.check(row.id)?;
     if let Some(policy) = trial_denies(row.trial.0, row.trial.1, &row.standing, now) {
-        state.report_only.note(
+        crate::report_only::note(
             state,
             crate::report_only::Denial {
                 org_id: row.org_id,
@@ -421,7 +421,7 @@ pub async fn authenticate(
                 user_id: row.user_id,
                 key_id: row.id,
                 ip: ip.clone(),
-                agent: agent.map(|a| a.chars().take(AGENT_MAX_CHARS).collect()),
+                agent: agent.map(str::to_string),
             },
         );
     }

@@ -1,5 +1,7 @@
 //! Server side of auth: sessions in the database, password checks, sign-in rate limits.
 
+pub mod confirm;
+pub mod hashing;
 pub mod password;
 pub mod proof;
 pub mod rate_limit;
@@ -22,6 +24,8 @@ use std::sync::Arc;
 pub const SESSION_COOKIE: &str = "gatehouse_session";
 /// Carries a sign-in that passed the password and waits for its second factor.
 pub const CHALLENGE_COOKIE: &str = "gatehouse_2fa";
+/// Carries an SSO identity waiting to be linked to the account with its email.
+pub const LINK_COOKIE: &str = "gatehouse_sso_link";
 
 /// What a server function needs to know about the request it serves.
 #[derive(Debug, Clone, Default)]
@@ -95,7 +99,7 @@ impl RequestMeta {
             host,
             session_token: token_cookie(&parts.headers, SESSION_COOKIE),
             challenge_token: token_cookie(&parts.headers, CHALLENGE_COOKIE),
-            sso_link_token: token_cookie(&parts.headers, crate::sso::server::LINK_COOKIE),
+            sso_link_token: token_cookie(&parts.headers, LINK_COOKIE),
             cache: parts.extensions.get::<Arc<RequestAuth>>().cloned(),
         }
     }
@@ -241,7 +245,7 @@ impl Session {
     }
 
     async fn read_orgs(&self, state: &AppState) -> Result<Vec<OrgSummary>, AppError> {
-        let mut orgs = crate::orgs::server::orgs_of_user(state, self.user_id).await?;
+        let mut orgs = crate::orgs::store::orgs_of_user(state, self.user_id).await?;
         for org in &mut orgs {
             // A session that came through an organization's provider satisfies its
             // requirement; no other session does.
@@ -300,7 +304,7 @@ pub async fn session_info(state: &AppState, session: &Session) -> Result<Session
     };
     let key_expiry = session
         .key_expiry_at
-        .map(|at| crate::orgs::server::expires_in_words(at - state.now()));
+        .map(|at| crate::dates::expires_in_words(at - state.now()));
     Ok(SessionInfo {
         two_factor_enabled,
         authenticator_app: session.authenticator_app,
@@ -597,41 +601,6 @@ pub async fn check_password(
     Ok(())
 }
 
-/// **Confirm access**: the password again, and a second factor when 2FA is on. Counted
-/// against the account like sign-in attempts, before the password is checked.
-pub async fn confirm_access(
-    state: &AppState,
-    session: &Session,
-    password: &str,
-    code: Option<&str>,
-) -> Result<(), AppError> {
-    let limits = &state.settings.rate_limits;
-    let bucket = format!("signin-account:{}", session.email.to_lowercase());
-    rate_limit::hit(state, &bucket, limits.account_failures, limits.window).await?;
-    check_password(state, session.user_id, password).await?;
-    // A code when there is an app to read one from; with security keys or passkeys only, the
-    // password confirms access (as GitHub's sudo mode allows).
-    let mut proof = session.proof.clone().with(Method::Password);
-    if crate::two_factor::server::has_app(state, session.user_id).await? {
-        let code = code
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| {
-                AppError::invalid("code", "Enter a code from your authenticator app.")
-            })?;
-        let factor = crate::two_factor::server::verify(state, session.user_id, code, true).await?;
-        proof = proof.with(factor);
-    }
-    rate_limit::reset(state, &bucket).await?;
-    sqlx::query("UPDATE sessions SET authenticated_at = $1, methods = $2 WHERE id_hash = $3")
-        .bind(state.now())
-        .bind(proof.stored())
-        .bind(&session.id_hash)
-        .execute(&state.db.pool)
-        .await?;
-    Ok(())
-}
-
 /// Changes the password (the current one proves the person) and ends every other session of
 /// the user: whoever knew the old password is signed out everywhere.
 pub async fn change_password(
@@ -766,7 +735,7 @@ pub async fn org_actor_of(
         });
     }
     if let Some(policy) = org.would_deny {
-        state.report_only.note(
+        crate::report_only::note(
             state,
             crate::report_only::Denial {
                 org_id,

@@ -17,8 +17,6 @@ pub const FIRST_BACKOFF_SECS: i64 = 10;
 /// How long a worker holds a delivery it took, from the moment it took it: longer than an
 /// attempt can take, so no other replica sends the same attempt meanwhile.
 const LEASE_SECS: i64 = 60;
-/// An attempt gives up after this long (connect and answer).
-pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Test events a group may send per hour: each may send email to up to 20 addresses.
 pub const TESTS_PER_HOUR: i64 = 10;
 
@@ -286,7 +284,7 @@ async fn attempt(state: AppState, claim: Claimed) -> i64 {
 /// The worker: keeps up to `--delivery-concurrency` attempts in flight (at most
 /// `Settings::delivery_concurrency_per_org` per organization), polls for due deliveries
 /// every `poll`, and on `stop` takes nothing new and finishes the attempts in flight (each
-/// bounded by [`TIMEOUT`]) before returning.
+/// bounded by [`REQUEST_TIMEOUT`](crate::outbound::REQUEST_TIMEOUT)) before returning.
 pub async fn run_worker(state: AppState, poll: Duration, stop: CancellationToken) {
     let total = state.settings.delivery_concurrency.max(1);
     let per_org = state.settings.delivery_concurrency_per_org.max(1);
@@ -386,7 +384,7 @@ pub async fn send_test(
         response_status: outcome.response_status,
         latency_ms: Some(outcome.latency_ms),
         error: outcome.error,
-        created: crate::orgs::server::date_time(now),
+        created: crate::dates::date_time(now),
     })
 }
 

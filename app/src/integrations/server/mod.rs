@@ -173,7 +173,7 @@ pub async fn save_for_group(
     group_id: i64,
     input: &IntegrationInput,
 ) -> Result<(), AppError> {
-    crate::groups::server::authorize_edit(state, actor, group_id).await?;
+    crate::groups::access::authorize_edit(state, actor, group_id).await?;
     check_destinations(state, std::slice::from_ref(input)).await?;
     let mut tx = state.db.pool.begin().await?;
     save(state, &mut tx, group_id, input).await?;
@@ -339,7 +339,7 @@ pub async fn view(
         return Err(AppError::NotFound);
     }
     let member_of_group =
-        crate::groups::server::is_member_of(state, group_id, actor.user_id).await?;
+        crate::groups::access::is_member_of(state, group_id, actor.user_id).await?;
     let can_edit = crate::policy::allows(
         actor.role,
         crate::policy::Action::EditGroup { member_of_group },
@@ -417,7 +417,7 @@ pub async fn view(
                     response_status: r.response_status,
                     latency_ms: r.latency_ms,
                     error: r.error,
-                    created: crate::orgs::server::date_time(r.created_at),
+                    created: crate::dates::date_time(r.created_at),
                 })
             })
             .collect(),

@@ -8,7 +8,7 @@ use crate::domain::PasskeyName;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::two_factor::model::RecoveryCodes;
-use crate::two_factor::server as two_factor;
+use crate::two_factor::server::factors as two_factor;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid,
@@ -135,8 +135,8 @@ pub async fn list(state: &AppState, user_id: i64) -> Result<Vec<PasskeyEntry>, A
         .map(|r| PasskeyEntry {
             id: r.id,
             name: r.name,
-            added: crate::orgs::server::iso_date(r.created_at),
-            last_used: r.last_used_at.map(crate::orgs::server::iso_date),
+            added: crate::dates::iso_date(r.created_at),
+            last_used: r.last_used_at.map(crate::dates::iso_date),
         })
         .collect())
 }
@@ -398,7 +398,9 @@ pub async fn remove(
                 "a security key or passkey: add another",
             )
         };
-        let requiring = two_factor::policy::orgs_requiring_at_least(state, user_id, level).await?;
+        let requiring =
+            crate::two_factor::server::policy::orgs_requiring_at_least(state, user_id, level)
+                .await?;
         if !requiring.is_empty() {
             return Err(AppError::conflict(
                 "passkey",

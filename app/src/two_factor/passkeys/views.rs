@@ -9,13 +9,13 @@ use super::api::{
 };
 use super::browser;
 use super::model::PasskeyEntry;
-use crate::auth::views::ConfirmAccessPrompt;
+use crate::auth::confirm_access::ConfirmAccessPrompt;
 use crate::domain::PasskeyName;
 use crate::error::AppError;
 use crate::forms::{asks_confirmation, field_error, focus_when_shown, general_error, Field};
-use crate::layout::AuthActions;
+use crate::session_context::AuthActions;
+use crate::two_factor::fresh::FreshRecoveryCodes;
 use crate::two_factor::model::RecoveryCodes;
-use crate::two_factor::views::FreshRecoveryCodes;
 use leptos::prelude::*;
 
 /// Registers a security key or passkey: the server's options, the browser's ceremony, the

@@ -4,7 +4,7 @@
 use super::api::{start_step_up_passkey, step_up_with_passkey, StepUpWithCode};
 use crate::error::AppError;
 use crate::forms::{field_error, focus_when_shown, general_error, Field};
-use crate::layout::AuthActions;
+use crate::session_context::AuthActions;
 use crate::two_factor::passkeys::browser;
 use leptos::prelude::*;
 
@@ -38,7 +38,7 @@ pub fn StepUpPage(org_name: String, security_key: bool) -> impl IntoView {
 #[component]
 pub fn StepUpPrompt(security_key: bool, id: &'static str) -> impl IntoView {
     let auth = expect_context::<AuthActions>();
-    let info = crate::layout::session_now().ok().flatten();
+    let info = crate::session_context::session_now().ok().flatten();
     let passkeys = info.as_ref().is_some_and(|s| s.passkeys);
     let app = info.as_ref().is_some_and(|s| s.authenticator_app);
     let code = ServerAction::<StepUpWithCode>::new();
