@@ -9,7 +9,7 @@
 #
 # Needs a release build (scripts/build-release.sh), curl, python3, sqlite3 (and psql for
 # PostgreSQL); installs wrk from Debian's packages when missing. wrk shares the machine's
-# cores with the server, as the reference figures in the README do.
+# cores with the server, as the reference figures in docs/performance.md do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/release/gatehouse

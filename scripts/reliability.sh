@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the reliability figures the README quotes: how long an organization's webhook event
+# Prints the reliability figures docs/operating.md quotes: how long an organization's webhook event
 # takes while another organization's backlog waits on a receiver that never answers, what a
 # kill -9 in the middle of a burst of acknowledged writes loses, PostgreSQL stopped for 5 s
 # and 30 s under 8 writers (requests, answers by kind, the slowest while down, the time to
