@@ -41,7 +41,7 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings || fail 
 step "Native tests (SQLite${GATEHOUSE_TEST_POSTGRES_URL:+ and PostgreSQL})"
 [ -n "${GATEHOUSE_TEST_POSTGRES_URL:-}" ] || echo "GATEHOUSE_TEST_POSTGRES_URL is not set: the PostgreSQL variants are skipped."
 cargo test -p app --features ssr 2>&1 | tee -a "$log"; [ "${PIPESTATUS[0]}" = 0 ] || fail "app unit tests"
-cargo test -p server 2>&1 | tee -a "$log"; [ "${PIPESTATUS[0]}" = 0 ] || fail "server tests"
+cargo test -p server --no-fail-fast 2>&1 | tee -a "$log"; [ "${PIPESTATUS[0]}" = 0 ] || fail "server tests"
 
 step "Release build (wasm + server with the site embedded)"
 scripts/build-release.sh || fail "release build"
