@@ -354,3 +354,28 @@ async fn a_data_dir_without_a_database_is_refused_with_exit_2() {
     assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
     assert!(stderr.contains("there is no database at"), "{stderr}");
 }
+
+/// `gatehouse --version` names the workspace's version, and CHANGELOG.md says what it brought
+/// and what an upgrade to it needs.
+#[test]
+fn the_version_is_printed_and_in_the_changelog() {
+    let version = env!("CARGO_PKG_VERSION");
+    let output = Command::new(BINARY)
+        .arg("--version")
+        .output()
+        .expect("run gatehouse --version");
+    assert!(
+        output.status.success(),
+        "gatehouse --version: {:?}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout(&output).trim(), format!("gatehouse {version}"));
+    let changelog =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../CHANGELOG.md"))
+            .expect("read CHANGELOG.md");
+    assert!(
+        changelog.contains(&format!("\n## [{version}] - ")),
+        "CHANGELOG.md has no section \"## [{version}] - <date>\""
+    );
+}
