@@ -160,7 +160,7 @@ pub async fn reset_two_factor(
     raw_email: &str,
 ) -> Result<TwoFactorReset, AppError> {
     let email = parse_email(raw_email)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     // A write first: on SQLite the transaction takes the write lock now, not on upgrade.
     sqlx::query("UPDATE users SET totp_secret = totp_secret WHERE email_normalized = $1")
         .bind(email.normalized())
@@ -239,7 +239,7 @@ pub async fn grant_owner(
             ));
         }
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     crate::orgs::store::lock_org(&mut tx, org_id).await?;
     let user = find_user(&mut *tx, &email).await?;
     let previous_role = crate::orgs::store::membership(&mut *tx, org_id, user.id).await?;
@@ -300,7 +300,7 @@ pub async fn set_disabled(
     disabled: bool,
 ) -> Result<DisabledChanged, AppError> {
     let email = parse_email(raw_email)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let changed = if disabled {
         sqlx::query(
             "UPDATE users SET disabled_at = $1 WHERE email_normalized = $2 AND disabled_at IS NULL",

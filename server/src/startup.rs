@@ -134,7 +134,7 @@ impl Application {
         .await?;
         db.migrate().await?;
         // Events an older version wrote (before the chain, or beside it in a rolling upgrade).
-        let chained = app::audit::chain::seal_all(&db.pool, clock.now())
+        let chained = app::audit::chain::seal_all(&db, clock.now())
             .await
             .map_err(|e| StartError::Audit(e.to_string()))?;
         if chained > 0 {

@@ -143,16 +143,16 @@ async fn seal_up_to(
 /// Chains every event not chained yet (those an older version wrote): run at start, a
 /// thousand events per transaction so no lock is held long and memory stays flat. Returns
 /// how many events it chained.
-pub async fn seal_all(pool: &sqlx::AnyPool, now: i64) -> Result<u64, AppError> {
+pub async fn seal_all(db: &crate::db::Db, now: i64) -> Result<u64, AppError> {
     const BATCH: i64 = 1000;
     let chains: Vec<(Option<i64>,)> =
         sqlx::query_as("SELECT DISTINCT org_id FROM audit_events WHERE seq IS NULL")
-            .fetch_all(pool)
+            .fetch_all(&db.pool)
             .await?;
     let mut chained = 0;
     for (org_id,) in &chains {
         loop {
-            let mut tx = pool.begin().await?;
+            let mut tx = db.begin().await?;
             let done = seal_up_to(&mut tx, *org_id, now, BATCH).await?;
             tx.commit().await?;
             chained += done as u64;

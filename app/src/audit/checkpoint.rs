@@ -21,7 +21,7 @@ pub async fn checkpoint(state: &AppState) -> Result<u64, AppError> {
     .await?;
     let mut written = 0;
     for (key,) in due {
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin().await?;
         let (seq, head) = lock(&mut tx, key, now).await?;
         let org_id = (key != 0).then_some(key);
         let event = Event::new(CHECKPOINT, format!("seq {seq}")).details(serde_json::json!({

@@ -140,7 +140,7 @@ pub async fn record_for_user_at(
 /// is its own transaction.
 pub async fn record_event(state: &AppState, event: Event) -> Result<(), AppError> {
     // A transaction all the same: the event and its place in the chain are one write.
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     record(&mut tx, state, event).await?;
     tx.commit().await?;
     Ok(())

@@ -134,7 +134,7 @@ pub async fn add(
         .secret_key
         .encrypt(secret.as_bytes(), &secret_context(actor.org_id, kind));
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     crate::orgs::store::lock_org(&mut tx, actor.org_id).await?;
     let (exists,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM audit_streams WHERE org_id = $1 AND kind = $2")
@@ -174,7 +174,7 @@ pub async fn add(
 
 pub async fn remove(state: &AppState, actor: &Actor, stream_id: i64) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let row: Option<(String, String)> = sqlx::query_as(
         "DELETE FROM audit_streams WHERE id = $1 AND org_id = $2 RETURNING kind, url",
     )

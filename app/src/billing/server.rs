@@ -33,7 +33,7 @@ pub async fn update(
     billing_email: Option<Email>,
 ) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageBilling)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let (members, pending) = seats_used(&mut tx, actor.org_id, state.now()).await?;
     // Well-formed, but fewer than the organization uses now: a conflict with its state.

@@ -136,6 +136,19 @@ impl Db {
         })
     }
 
+    /// A transaction that may write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that read first cannot take the lock later once
+    /// another connection has written since its read (SQLITE_BUSY_SNAPSHOT, at once; the
+    /// busy timeout does not wait that out), so any background write, a key's last use say,
+    /// could fail the request beside it with a 500. Writers queue on the busy timeout
+    /// instead. On PostgreSQL a plain `BEGIN`.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     fn embedded(&self) -> &'static sqlx::migrate::Migrator {
         match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
@@ -287,5 +300,66 @@ impl Db {
     /// The first row of a read, if any.
     pub async fn read_one(&self, sql: &str, params: &[Param]) -> Result<Option<ReadRow>, AppError> {
         Ok(self.read(sql, params).await?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Db;
+    use std::time::Duration;
+
+    /// A transaction that read first still writes when another connection wrote meanwhile
+    /// (as a key's last-use update does beside a request): with a deferred `BEGIN` its write
+    /// failed at once with SQLITE_BUSY_SNAPSHOT, and the request with a 500.
+    #[tokio::test]
+    async fn a_transaction_that_read_first_writes_after_another_connection_wrote() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-begin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let url = format!("sqlite://{}/t.db", dir.display());
+        let db = Db::connect(&url).await.expect("database");
+        for statement in [
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
+            "INSERT INTO t (id, n) VALUES (1, 0), (2, 0)",
+        ] {
+            sqlx::query(statement)
+                .execute(&db.pool)
+                .await
+                .expect(statement);
+        }
+
+        let mut tx = db.begin().await.expect("begin");
+        let (n,): (i64,) = sqlx::query_as("SELECT n FROM t WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("read");
+        let pool = db.pool.clone();
+        let mut other = tokio::spawn(async move {
+            sqlx::query("UPDATE t SET n = n + 1 WHERE id = 2")
+                .execute(&pool)
+                .await
+        });
+        // A deferred transaction lets the other write commit now; an immediate one makes it
+        // wait for this commit.
+        let finished_first = tokio::time::timeout(Duration::from_millis(300), &mut other)
+            .await
+            .is_ok();
+        sqlx::query("UPDATE t SET n = $1 WHERE id = 1")
+            .bind(n + 1)
+            .execute(&mut *tx)
+            .await
+            .expect("the write after the read");
+        tx.commit().await.expect("commit");
+        assert!(!finished_first, "the other write did not wait for the lock");
+        other
+            .await
+            .expect("the other write's task")
+            .expect("the other write");
+        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, n FROM t ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .expect("read back");
+        assert_eq!(rows, vec![(1, 1), (2, 1)]);
+        db.pool.close().await;
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

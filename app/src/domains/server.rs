@@ -90,7 +90,7 @@ pub async fn add(
 ) -> Result<DomainEntry, AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     crate::orgs::store::lock_org(&mut tx, actor.org_id).await?;
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM org_domains WHERE org_id = $1")
         .bind(actor.org_id)
@@ -206,7 +206,7 @@ async fn mark_verified(
     domain: &str,
 ) -> Result<Option<i64>, AppError> {
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     // Every row of this domain, locked: two organizations verifying it at once take turns,
     // and the later one takes it over from the earlier.
     sqlx::query("UPDATE org_domains SET domain = domain WHERE domain = $1")
@@ -314,7 +314,7 @@ async fn tell_previous_owners(state: &AppState, org_id: i64, domain: &str) {
 
 pub async fn remove(state: &AppState, actor: &Actor, id: i64) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let removed: Option<(String,)> =
         sqlx::query_as("DELETE FROM org_domains WHERE id = $1 AND org_id = $2 RETURNING domain")
             .bind(id)

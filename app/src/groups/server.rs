@@ -189,7 +189,7 @@ pub async fn create(
     authorize(actor.role, Action::CreateDeleteGroups)?;
     integrations::check_destinations(state, &group.integrations).await?;
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO groups (org_id, name, name_key, description, scans_limit, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -344,7 +344,7 @@ pub async fn update(
     scans_limit: i64,
 ) -> Result<(), AppError> {
     authorize_edit(state, actor, group_id).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let done = sqlx::query(
         "UPDATE groups SET name = $1, name_key = $2, description = $3, scans_limit = $4
          WHERE id = $5 AND org_id = $6",
@@ -399,7 +399,7 @@ pub async fn add_member(
     user_id: i64,
 ) -> Result<(), AppError> {
     let group = authorize_edit(state, actor, group_id).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let added = insert_member(&mut tx, actor.org_id, group_id, user_id, state.now()).await?;
     if added {
         let payload = member_payload(&mut tx, &group, user_id).await?;
@@ -424,7 +424,7 @@ pub async fn remove_member(
     user_id: i64,
 ) -> Result<(), AppError> {
     let group = authorize_edit(state, actor, group_id).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let payload = member_payload(&mut tx, &group, user_id).await?;
     let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
         .bind(group_id)
@@ -479,7 +479,7 @@ pub async fn delete(
             "Type the group's name exactly to confirm.",
         ));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("DELETE FROM groups WHERE id = $1 AND org_id = $2")
         .bind(group_id)
         .bind(actor.org_id)

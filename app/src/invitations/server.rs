@@ -88,7 +88,7 @@ pub async fn create(
     may_invite(actor.role, role)?;
     let now = state.now();
     let token = new_token();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let member: Option<(i64,)> = sqlx::query_as(
         "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id
@@ -248,7 +248,7 @@ pub async fn pending(state: &AppState, actor: &Actor) -> Result<Vec<PendingInvit
 
 pub async fn revoke(state: &AppState, actor: &Actor, id: i64) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageMembers)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let done = sqlx::query(
         "UPDATE invitations SET status = 'revoked', finished_at = $1 WHERE id = $2 AND org_id = $3 AND status = 'pending'",
     )
@@ -296,7 +296,7 @@ pub async fn resend(state: &AppState, actor: &Actor, id: i64) -> Result<InviteOu
     )
     .await?;
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     // Under the organization's lock, like create: the seat count below cannot race another
     // invitation or a resend.
     lock_org(&mut tx, actor.org_id).await?;
@@ -450,7 +450,7 @@ pub async fn accept_as_new_user(
     auth::limit_account_creation(state, meta).await?;
     let hash = auth::password::hash(state, password).await?;
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let (org_id, email, role) = claim(&mut tx, &token, None, now).await?;
     let email = Email::parse(&email)?;
     let user_id = auth::store::insert_user(
@@ -486,7 +486,7 @@ pub async fn accept_as_signed_in(
         .await?
         .ok_or(AppError::Unauthenticated)?;
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let (org_id, email, role) = claim(&mut tx, &token, Some(session.user_id), now).await?;
     if email.to_lowercase() != session.email.to_lowercase() {
         // Dropping the transaction rolls the claim back: the invitation stays open.

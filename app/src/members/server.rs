@@ -179,7 +179,7 @@ pub async fn change_role(
             "You cannot change your own role.",
         ));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let (actor_role, current) = lock_roles(&mut tx, actor, user_id).await?;
     authorize(actor_role, Action::ManageMembers)?;
     if current == Role::Owner || new_role == Role::Owner {
@@ -216,7 +216,7 @@ pub async fn remove(state: &AppState, actor: &Actor, user_id: i64) -> Result<(),
     if !leaving {
         authorize(actor.role, Action::ManageMembers)?;
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let (actor_role, target) = lock_roles(&mut tx, actor, user_id).await?;
     if !leaving {
         authorize(actor_role, Action::ManageMembers)?;
@@ -269,7 +269,7 @@ pub async fn reset_two_factor(
             "You cannot reset your own two-factor authentication here; use your profile page.",
         ));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let (actor_role, target) = lock_roles(&mut tx, actor, user_id).await?;
     authorize(actor_role, Action::ResetMemberTwoFactor)?;
     if target == Role::Owner {

@@ -22,7 +22,7 @@ pub async fn settings(state: &AppState, actor: &Actor) -> Result<OrgSettings, Ap
 
 pub async fn rename(state: &AppState, actor: &Actor, name: OrgName) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE organizations SET name = $1 WHERE id = $2")
         .bind(name.as_str())
         .bind(actor.org_id)
@@ -56,7 +56,7 @@ pub async fn delete(state: &AppState, actor: &Actor, confirm_name: &str) -> Resu
     // The audit trail of a deleted organization is kept without its org id (the foreign key
     // would cascade it away), so that who deleted what stays on record. The event and the
     // deletion commit together.
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     crate::audit::record(
         &mut tx,
         state,

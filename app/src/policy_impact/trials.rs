@@ -32,7 +32,7 @@ pub async fn start(
     authorize(actor.role, Action::ManageOrganization)?;
     let now = state.now();
     let until = now + days * DAY_SECS;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let (require_two_factor, sso_connected, sso_required): (i64, i64, i64) = sqlx::query_as(
         "SELECT o.require_two_factor, COUNT(c.org_id), COALESCE(MAX(c.required), 0)
@@ -125,7 +125,7 @@ pub async fn stop(state: &AppState, actor: &Actor, policy: Proposal) -> Result<(
         Proposal::Sso => "sso_trial_until",
         _ => "two_factor_trial_until",
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let stopped = sqlx::query(&format!(
         "UPDATE organizations SET {column} = $1 WHERE id = $2 AND {column} > $1"

@@ -32,7 +32,7 @@ pub fn note(state: &AppState, denial: Denial) {
 pub async fn flush(state: &AppState) -> Result<(), AppError> {
     let pending = state.report_only.take();
     for ((org_id, policy, user_id, key_id), p) in pending {
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin().await?;
         // The organization may have stopped the trial since: its rows are gone then.
         let (running,): (i64,) = sqlx::query_as(
             "SELECT CASE WHEN $2 = 'sso' THEN COALESCE(sso_trial_until, 0)

@@ -262,7 +262,7 @@ pub async fn create(
     target: String,
 ) -> Result<ScanRow, AppError> {
     visible_group(state, actor, group_id).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     // The group's lock (as claims take it) makes the count below the one this scan joins:
     // concurrent requests cannot all slip under the cap.
     let name: Option<(String,)> =
@@ -328,7 +328,7 @@ pub async fn cancel(state: &AppState, actor: &Actor, scan_id: i64) -> Result<Sca
         return Err(already_ended(scan.status));
     }
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let done = sqlx::query(
         "UPDATE scans SET status = 'cancelled', finished_at = $1, heartbeat_at = NULL
          WHERE id = $2 AND status = $3",
@@ -474,7 +474,7 @@ async fn claim_in_group(
     wait_for_lock: bool,
 ) -> Result<Option<i64>, AppError> {
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     // The group's lock. Unless told to wait, PostgreSQL skips a group another claim holds
     // (that claim may fill it; this one tries the next group); SQLite has one writer at a
     // time anyway.
@@ -587,7 +587,7 @@ pub async fn finish(
             format!("A result is at most {RESULT_MAX} characters."),
         ));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let done: Option<(i64, String)> = sqlx::query_as(
         "UPDATE scans SET status = $1, finished_at = $2, result = $3, heartbeat_at = NULL
          WHERE id = $4 AND org_id = $5 AND status = 'running' AND runner_key_id = $6

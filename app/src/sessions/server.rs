@@ -78,7 +78,7 @@ pub async fn sign_out(
             "This is the session you are using: use Sign out at the top of the page.",
         ));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let ended: Option<(Option<String>, Option<String>)> = sqlx::query_as(
         "DELETE FROM sessions WHERE id_hash = $1 AND user_id = $2 RETURNING user_agent, ip",
     )
@@ -110,7 +110,7 @@ pub async fn sign_out_others(
     session: &Session,
     ip: Option<String>,
 ) -> Result<u64, AppError> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let ended =
         crate::auth::server::store::end_other_sessions(&mut tx, session.user_id, &session.id_hash)
             .await?;

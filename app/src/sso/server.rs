@@ -297,7 +297,7 @@ pub async fn save(state: &AppState, actor: &Actor, form: ConnectionForm) -> Resu
     authorize(actor.role, Action::ManageOrganization)?;
     let now = state.now();
     let issuer = form.issuer_text();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let existing: Option<(String, String, String)> = sqlx::query_as(
         "SELECT issuer, client_id, client_secret FROM sso_connections WHERE org_id = $1",
     )
@@ -400,7 +400,7 @@ pub async fn save(state: &AppState, actor: &Actor, form: ConnectionForm) -> Resu
 /// Removes the connection, its domains and the identities linked through it.
 pub async fn remove(state: &AppState, actor: &Actor) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     for table in [
         "sso_domains",
         "sso_identities",
@@ -433,7 +433,7 @@ pub async fn remove(state: &AppState, actor: &Actor) -> Result<(), AppError> {
 /// connection as it is now.
 pub async fn set_required(state: &AppState, actor: &Actor, required: bool) -> Result<(), AppError> {
     authorize(actor.role, Action::ManageOrganization)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let row: Option<(Option<i64>,)> =
         sqlx::query_as("SELECT tested_at FROM sso_connections WHERE org_id = $1")
             .bind(actor.org_id)
@@ -970,7 +970,7 @@ async fn create_account(
         .and_then(|n| PersonName::parse(n).ok())
         .or_else(|| PersonName::parse(local).ok())
         .ok_or(Refused::SignIn("failed"))?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     crate::orgs::store::lock_org(&mut tx, conn.org_id).await?;
     if crate::invitations::server::check_seat_free(&mut tx, conn.org_id, now, "email")
         .await
@@ -1091,7 +1091,7 @@ pub async fn decide_link(
         return Ok(false);
     }
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO sso_identities (org_id, issuer, subject, user_id, created_at, last_used_at)
          VALUES ($1, $2, $3, $4, $5, $5)

@@ -91,7 +91,7 @@ pub async fn create(
         ));
     }
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     // The user's row lock serializes their key creations, so the count below is the count
     // the new key joins (concurrent creations cannot all pass the limit).
     sqlx::query("UPDATE users SET id = id WHERE id = $1")
@@ -236,7 +236,7 @@ pub async fn revoke(
     ip: Option<String>,
     key_id: i64,
 ) -> Result<(), AppError> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let revoked: Option<(i64, String)> = sqlx::query_as(
         "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL
          RETURNING org_id, name",

@@ -380,7 +380,7 @@ pub async fn sign_in(
                 rate_limit::reset(state, bucket).await?;
             }
             // In each of the person's organizations, where their admins see it.
-            let mut tx = state.db.pool.begin().await?;
+            let mut tx = state.db.begin().await?;
             audit::record_for_user(
                 &mut tx,
                 state,
@@ -514,7 +514,7 @@ pub async fn open_session(
 
 pub async fn end_session(state: &AppState, meta: &RequestMeta) -> Result<(), AppError> {
     if let Some(session) = authenticate(state, meta).await? {
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(&session.id_hash)
             .execute(&mut *tx)
@@ -623,7 +623,7 @@ pub async fn change_password(
     }
     rate_limit::reset(state, &bucket).await?;
     let new_hash = password::hash(state, new).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&new_hash)
         .bind(session.user_id)
@@ -652,7 +652,7 @@ pub async fn change_name(
     ip: Option<String>,
     name: crate::domain::PersonName,
 ) -> Result<(), AppError> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
         .bind(name.as_str())
         .bind(session.user_id)

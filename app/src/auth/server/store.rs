@@ -184,7 +184,7 @@ pub async fn create_user_with_org(
     ip: &Option<String>,
 ) -> Result<(i64, i64), AppError> {
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let user_id = insert_user(
         &mut tx,
         name,

@@ -175,7 +175,7 @@ pub async fn save_for_group(
 ) -> Result<(), AppError> {
     crate::groups::access::authorize_edit(state, actor, group_id).await?;
     check_destinations(state, std::slice::from_ref(input)).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     save(state, &mut tx, group_id, input).await?;
     crate::audit::record(
         &mut tx,

@@ -213,7 +213,7 @@ pub async fn finish_registration(
         serde_json::from_str(credential).map_err(|_| unreadable())?;
     let webauthn = webauthn(state)?;
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let start_again = || {
         AppError::invalid(
             "passkey",
@@ -318,7 +318,7 @@ pub async fn rename(
     name: &PasskeyName,
     ip: Option<String>,
 ) -> Result<(), AppError> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let done = sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3")
         .bind(name.as_str())
         .bind(id)
@@ -374,7 +374,7 @@ pub async fn remove(
         }
         None => false,
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE users SET id = id WHERE id = $1")
         .bind(user_id)
         .execute(&mut *tx)
@@ -669,7 +669,7 @@ async fn counter_went_back(
             .fetch_optional(&state.db.pool)
             .await?;
     tracing::warn!(user_id, "a passkey's signature counter went back: refused");
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     two_factor::record_for_user(
         &mut tx,
         state,

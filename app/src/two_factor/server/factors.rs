@@ -164,7 +164,7 @@ pub(in crate::two_factor) async fn record_failure(
 ) -> Result<AppError, AppError> {
     metrics::counter!("gatehouse_second_factor_failures_total").increment(1);
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let locked_now: Option<(i64,)> = sqlx::query_as(
         "UPDATE users SET second_factor_locked_until = $1
          WHERE id = $2 AND second_factor_failures >= $3 AND second_factor_locked_until = 0

@@ -119,7 +119,7 @@ pub async fn confirm(
         return Err(record_failure(state, user_id).await?);
     };
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     // Only the pending secret that was checked becomes the secret (not one a concurrent
     // Enable replaced in between).
     let done = sqlx::query(
@@ -175,7 +175,7 @@ pub async fn regenerate(
             "Two-factor authentication is not on.",
         ));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let codes = replace_recovery_codes(state, &mut tx, user_id).await?;
     record_for_user(
         &mut tx,
@@ -206,7 +206,7 @@ pub async fn disable(
         refuse_if_required(state, user_id).await?;
     }
     verify(state, user_id, code, false).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     // Decided under the user's row lock, as removing a passkey is: a key removed at the same
     // moment cannot leave 2FA on with no factor.
     sqlx::query("UPDATE users SET id = id WHERE id = $1")
@@ -435,7 +435,7 @@ pub async fn complete_sign_in(
         &session,
         state.settings.session_absolute.as_secs(),
     );
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     crate::audit::record_for_user(
         &mut tx,
         state,

@@ -96,7 +96,7 @@ pub async fn notify(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
     let now = state.now();
     let (level, _) = org_policy(state, actor.org_id).await?;
     let column = level.unwrap_or(PolicyLevel::Any).complying_column();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let done = sqlx::query(&format!(
         "INSERT INTO two_factor_notices (user_id, org_id, created_at)
          SELECT m.user_id, m.org_id, $2 FROM memberships m
@@ -216,7 +216,7 @@ pub async fn set(
         ));
     }
     let now = state.now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let column = level.unwrap_or(PolicyLevel::Any).complying_column();
     let (without,): (i64,) = sqlx::query_as(&format!(

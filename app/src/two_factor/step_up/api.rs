@@ -19,7 +19,7 @@ async fn stepped_up(
     method: Method,
 ) -> Result<(), AppError> {
     session.add_method(state, method).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     crate::audit::record_for_user(
         &mut tx,
         state,
