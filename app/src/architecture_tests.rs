@@ -735,6 +735,27 @@ fn the_server_points_one_way() {
     assert_shape("../server/src", SERVER_LAYERS, SERVER_DEFAULT_LAYER);
 }
 
+/// Transactions begin through `Db::begin`, which takes SQLite's write lock at once: one begun
+/// on the pool directly can fail at its first write after a read (SQLITE_BUSY_SNAPSHOT).
+#[test]
+fn transactions_begin_through_the_db() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for crate_src in ["src", "../server/src"] {
+        for (file, src) in sources_under(&root.join(crate_src)) {
+            let code = without_test_modules(&strip(&src));
+            if !file.starts_with("db/") && code.contains("pool.begin") {
+                found.push(format!("    {crate_src}/{file}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "transactions begun on the pool instead of with `db.begin()`:\n{}",
+        found.join("\n")
+    );
+}
+
 #[test]
 fn an_upward_arrow_without_a_circle_is_found() {
     // The database layer reaching up into a capability that does not use it: no circle, but
