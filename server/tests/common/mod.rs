@@ -162,14 +162,15 @@ impl TestApp {
         self
     }
 
-    /// A second replica of this one: another server on the same database, data directory
-    /// and server key.
+    /// A second replica of this one: another server on the same database, data directory,
+    /// server key and per-key request budget.
     pub async fn replica(&self) -> TestApp {
         let shared = self.config().clone();
         TestApp::spawn_with(self.backend, move |c| {
             c.database_url = shared.database_url.clone();
             c.data_dir = shared.data_dir.clone();
             c.secret_key = shared.secret_key.clone();
+            c.api_rate_limit = shared.api_rate_limit;
         })
         .await
         .expect("second replica")
