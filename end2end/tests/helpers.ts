@@ -15,10 +15,18 @@ export function uniqueEmail(name: string): string {
  */
 export function failOnPageErrors(page: Page): void {
   const consoleErrors: string[] = [];
-  page.on('console', (msg) => {
+  page.on('console', async (msg) => {
     if (msg.type() === 'error') {
-      consoleErrors.push(msg.text());
+      const at = consoleErrors.push(msg.text()) - 1;
       if (consoleErrors.length > 10) consoleErrors.shift();
+      // A hydration error logs the node it found: name it, or the message says only "JSHandle@node".
+      const node = msg.args()[1];
+      if (node) {
+        const html = await node
+          .evaluate((n: Node) => (n instanceof Element ? n.outerHTML : `${n.nodeName} ${n.textContent ?? ''}`).slice(0, 600))
+          .catch(() => undefined);
+        if (html && consoleErrors[at] !== undefined) consoleErrors[at] += `\n  the node: ${html}`;
+      }
     }
   });
   page.on('pageerror', (err) => {

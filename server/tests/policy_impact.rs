@@ -16,6 +16,7 @@ on_both_databases!(
     the_preview_names_who_and_which_keys_each_policy_blocks,
     the_rest_preview_answers_owners_keys_only_and_refuses_bad_input,
     report_only_refuses_nothing_and_counts_what_it_would_refuse,
+    reads_at_the_same_time_see_the_same_counts,
 );
 
 const DAY: i64 = 24 * 3600;
@@ -499,4 +500,42 @@ async fn report_only_refuses_nothing_and_counts_what_it_would_refuse(app: TestAp
             .is_some_and(|e| e.iter().all(|w| w["email"] != "dev@example.com")),
         "dev made no request in this trial: {seen}"
     );
+}
+
+/// A page reads the trials several times while it renders (and the browser hydrates with
+/// the first read's data, the HTML comes from the last): reads at the same time must agree.
+/// Each read first writes what this process counted; a read that finds another read's
+/// write under way waits for it instead of reading before it lands.
+async fn reads_at_the_same_time_see_the_same_counts(app: TestApp) {
+    let Org {
+        owner,
+        id: org,
+        dev,
+        ..
+    } = org_with_members(&app).await;
+    let org_s = org.to_string();
+    let deploy = app.create_key(&dev, org, "org:read", "30").await;
+    app.call(
+        &owner,
+        "org/policies/trials/start",
+        &[("org_id", &org_s), ("policy", "two_factor"), ("days", "7")],
+    )
+    .await
+    .expect_status(200);
+    for round in 1..=10 {
+        app.api_get_as(&deploy, "nightly-deploy/3", "/api/v1/org")
+            .await
+            .expect_status(200);
+        let (a, b, c) = tokio::join!(
+            trials(&app, &owner, org),
+            trials(&app, &owner, org),
+            trials(&app, &owner, org)
+        );
+        let counts = [&a, &b, &c].map(|t| t["two_factor"]["requests"].clone());
+        assert_eq!(
+            counts,
+            [Value::from(round), Value::from(round), Value::from(round)],
+            "round {round}: three reads at once, each after the key's request: {a} / {b} / {c}"
+        );
+    }
 }

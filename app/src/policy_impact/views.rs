@@ -2,8 +2,9 @@
 //! which keys, so an Owner applies a policy knowing what it breaks.
 
 use super::api::{policy_impact, policy_trials, StartPolicyTrial, StopPolicyTrial};
-use super::model::{Impact, Proposal, Trial, MAX_TRIAL_DAYS};
+use super::model::{Impact, Proposal, Trial, Trials, MAX_TRIAL_DAYS};
 use crate::auth::confirm_access::ConfirmAccessPrompt;
+use crate::error::AppError;
 use crate::forms::{asks_confirmation, field_error, general_error};
 use crate::words::counted;
 use leptos::form::ActionForm;
@@ -95,6 +96,35 @@ fn ImpactDetails(impact: Impact) -> impl IntoView {
     }
 }
 
+/// The organization's report-only trials, and the actions that start and stop one.
+///
+/// Made by the panel itself, in its body and not inside its `Suspend`: a resource created
+/// after an `.await` is numbered in the order the server's suspenses happen to resolve, and
+/// the browser, numbering in page order, then reads another resource's data for it and
+/// hydrates the fallback over the server's content (a hydration panic on reload).
+#[derive(Clone, Copy)]
+pub struct ReportOnlyTrials {
+    start: ServerAction<StartPolicyTrial>,
+    stop: ServerAction<StopPolicyTrial>,
+    loaded: Resource<Result<Trials, AppError>>,
+}
+
+impl ReportOnlyTrials {
+    pub fn new(org_id: i64) -> Self {
+        let start = ServerAction::<StartPolicyTrial>::new();
+        let stop = ServerAction::<StopPolicyTrial>::new();
+        let loaded = Resource::new(
+            move || (start.version().get(), stop.version().get()),
+            move |_| policy_trials(org_id),
+        );
+        Self {
+            start,
+            stop,
+            loaded,
+        }
+    }
+}
+
 /// **Report only** for the policies of `family` (both 2FA levels are one family): the trial
 /// running or last run, with who it would have refused, and Stop; and, while `offer` names
 /// a policy (the Owner is about to apply it), the form that tries it instead.
@@ -102,20 +132,20 @@ fn ImpactDetails(impact: Impact) -> impl IntoView {
 pub fn ReportOnly(
     org_id: i64,
     family: Proposal,
+    trials: ReportOnlyTrials,
     #[prop(into)] offer: Signal<Option<Proposal>>,
 ) -> impl IntoView {
-    let start = ServerAction::<StartPolicyTrial>::new();
-    let stop = ServerAction::<StopPolicyTrial>::new();
-    let trials = Resource::new(
-        move || (start.version().get(), stop.version().get()),
-        move |_| policy_trials(org_id),
-    );
+    let ReportOnlyTrials {
+        start,
+        stop,
+        loaded,
+    } = trials;
     let days = RwSignal::new("7".to_string());
     view! {
         <div class="report-only" data-testid=format!("report-only-{}", family.as_str())>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    match trials.await {
+                    match loaded.await {
                         Ok(trials) => trials.of(family).cloned().map(|trial| view! { <TrialStatus org_id trial stop/> }.into_any()),
                         Err(err) => Some(view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any()),
                     }
@@ -172,7 +202,7 @@ fn TrialStatus(org_id: i64, trial: Trial, stop: ServerAction<StopPolicyTrial>) -
                     <td>{w.name.clone()} <br/><span class="muted small">{w.email.clone()}</span></td>
                     <td class="small">{w.key_name.clone().map(|k| format!("API key “{k}”")).unwrap_or_else(|| "signed in".to_string())}</td>
                     <td class="small">{w.requests}</td>
-                    <td class="small">{w.last_text.clone()} {w.ip.clone().map(|ip| format!(" from {ip}"))}
+                    <td class="small">{last_use(&w.last_text, w.ip.as_deref())}
                         {w.agent.clone().map(|a| view! { <br/><span class="muted">{a}</span> })}</td>
                 </tr>
             }
@@ -198,5 +228,15 @@ fn TrialStatus(org_id: i64, trial: Trial, stop: ServerAction<StopPolicyTrial>) -
                 </ActionForm>
             })}
         </div>
+    }
+}
+
+/// "3 min ago from 203.0.113.7" as one text node: two dynamic text nodes side by side
+/// (the time, then the address) come back from the server as one, and hydrating them
+/// fails (leptos-rs/leptos#3398).
+fn last_use(ago: &str, ip: Option<&str>) -> String {
+    match ip {
+        Some(ip) => format!("{ago} from {ip}"),
+        None => ago.to_string(),
     }
 }

@@ -28,8 +28,11 @@ pub fn note(state: &AppState, denial: Denial) {
 }
 
 /// Writes what gathered (the panel calls it before it reads, so this process's latest
-/// requests show at once).
+/// requests show at once). Returns once every request noted before the call is written,
+/// also when another flush had taken them: a page that reads a trial several times while
+/// it renders then sees the same counts each time.
 pub async fn flush(state: &AppState) -> Result<(), AppError> {
+    let _writing = state.report_only.writing().await;
     let pending = state.report_only.take();
     for ((org_id, policy, user_id, key_id), p) in pending {
         let mut tx = state.db.begin().await?;

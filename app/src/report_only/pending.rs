@@ -38,6 +38,9 @@ pub type Slot = (i64, &'static str, i64, i64);
 pub struct ReportOnly {
     pending: Mutex<HashMap<Slot, Pending>>,
     scheduled: AtomicBool,
+    /// Held while what was taken is written: a reader that flushes first waits for a write
+    /// already under way instead of reading before it lands.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl ReportOnly {
@@ -63,6 +66,12 @@ impl ReportOnly {
             entry.agent = denial.agent;
         }
         !self.scheduled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Waits for a write of what was taken earlier to finish; hold the guard while taking
+    /// and writing.
+    pub async fn writing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writing.lock().await
     }
 
     /// Takes what gathered; the next [`add`](Self::add) schedules a write again.

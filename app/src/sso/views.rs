@@ -7,7 +7,7 @@ use crate::domain::Role;
 use crate::forms::{field_error, general_error, Field};
 use crate::policy_impact::{
     model::Proposal,
-    views::{PolicyImpact, ReportOnly},
+    views::{PolicyImpact, ReportOnly, ReportOnlyTrials},
 };
 use leptos::prelude::*;
 
@@ -26,13 +26,14 @@ pub fn SsoPanel(org_id: i64) -> impl IntoView {
         },
         move |_| get_sso_settings(org_id),
     );
+    let trials = ReportOnlyTrials::new(org_id);
     view! {
         <section class="card" id="sso" aria-labelledby="sso-title">
             <h2 id="sso-title">"Single sign-on"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
-                        Ok(s) => view! { <SsoForm settings=s save require remove/> }.into_any(),
+                        Ok(s) => view! { <SsoForm settings=s save require remove trials/> }.into_any(),
                         Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -47,6 +48,7 @@ fn SsoForm(
     save: ServerAction<SaveSsoSettings>,
     require: ServerAction<SetSsoRequired>,
     remove: ServerAction<RemoveSso>,
+    trials: ReportOnlyTrials,
 ) -> impl IntoView {
     let org_id = settings.org_id;
     let conn = settings.connection.clone();
@@ -87,7 +89,7 @@ fn SsoForm(
         {settings.opened_elsewhere.clone().map(|why| view! { <p class="notice warn" data-testid="sso-opened-elsewhere">{why}</p> })}
         {conn.clone().map(|c| {
             let testable = settings.opened_elsewhere.is_none();
-            view! { <ConnectionStatus org_id conn=c testable require remove/> }
+            view! { <ConnectionStatus org_id conn=c testable require remove trials/> }
         })}
         <ActionForm action=save>
             <input type="hidden" name="org_id" value=org_id.to_string()/>
@@ -125,6 +127,7 @@ fn ConnectionStatus(
     testable: bool,
     require: ServerAction<SetSsoRequired>,
     remove: ServerAction<RemoveSso>,
+    trials: ReportOnlyTrials,
 ) -> impl IntoView {
     let tested = conn.tested.clone();
     let unverified = (!conn.unverified_domains.is_empty()).then(|| {
@@ -157,7 +160,7 @@ fn ConnectionStatus(
                 </ActionForm>
             }.into_any()
         } else {
-            view! { <RequireSso org_id require testable=tested.is_some()/> }.into_any()
+            view! { <RequireSso org_id require testable=tested.is_some() trials/> }.into_any()
         }}
         <ActionForm action=remove>
             <input type="hidden" name="org_id" value=org_id.to_string()/>
@@ -173,7 +176,12 @@ fn ConnectionStatus(
 /// **Require single sign-on**, in two steps: the button opens a confirmation that shows who
 /// it would block before anything changes.
 #[component]
-fn RequireSso(org_id: i64, require: ServerAction<SetSsoRequired>, testable: bool) -> impl IntoView {
+fn RequireSso(
+    org_id: i64,
+    require: ServerAction<SetSsoRequired>,
+    testable: bool,
+    trials: ReportOnlyTrials,
+) -> impl IntoView {
     let confirming = RwSignal::new(false);
     view! {
         <p class="muted">"Require single sign-on: members reach this organization only through the identity provider (Owners keep an audited password sign-in)."</p>
@@ -194,7 +202,7 @@ fn RequireSso(org_id: i64, require: ServerAction<SetSsoRequired>, testable: bool
                 </ActionForm>
             </div>
         })}
-        <ReportOnly org_id family=Proposal::Sso offer=Signal::derive(move || confirming.get().then_some(Proposal::Sso))/>
+        <ReportOnly org_id family=Proposal::Sso trials offer=Signal::derive(move || confirming.get().then_some(Proposal::Sso))/>
     }
 }
 

@@ -18,7 +18,7 @@ use crate::forms::{
 };
 use crate::policy_impact::{
     model::Proposal,
-    views::{PolicyImpact, ReportOnly},
+    views::{PolicyImpact, ReportOnly, ReportOnlyTrials},
 };
 use crate::session_context::AuthActions;
 use crate::words::counted;
@@ -312,13 +312,14 @@ pub fn SecurityPanel(org_id: i64) -> impl IntoView {
         move || (notify.version().get(), set.version().get()),
         move |_| two_factor_policy(org_id),
     );
+    let trials = ReportOnlyTrials::new(org_id);
     view! {
         <section class="card" id="security" aria-labelledby="security-title">
             <h2 id="security-title">"Security"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match policy.await {
-                        Ok(p) => view! { <PolicyForm org_id policy=p notify set/> }.into_any(),
+                        Ok(p) => view! { <PolicyForm org_id policy=p notify set trials/> }.into_any(),
                         Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -334,6 +335,7 @@ fn PolicyForm(
     policy: PolicyView,
     notify: ServerAction<NotifyTwoFactor>,
     set: ServerAction<SetTwoFactorPolicy>,
+    trials: ReportOnlyTrials,
 ) -> impl IntoView {
     let wanted = RwSignal::new(policy.required);
     let grace = RwSignal::new("7".to_string());
@@ -454,7 +456,7 @@ fn PolicyForm(
                 <button type="submit" class="button danger">"Stop requiring two-factor authentication"</button>
             </ActionForm>
         })}
-        <ReportOnly org_id family=Proposal::TwoFactor offer=Signal::derive(move || {
+        <ReportOnly org_id family=Proposal::TwoFactor trials offer=Signal::derive(move || {
             (wanted.get() && !required && confirming.get()).then(|| match methods.get() {
                 PolicyLevel::Any => Proposal::TwoFactor,
                 PolicyLevel::SecurityKeys => Proposal::SecurityKeys,
