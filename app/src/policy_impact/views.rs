@@ -98,10 +98,10 @@ fn ImpactDetails(impact: Impact) -> impl IntoView {
 
 /// The organization's report-only trials, and the actions that start and stop one.
 ///
-/// Made by the panel itself, in its body and not inside its `Suspend`: a resource created
-/// after an `.await` is numbered in the order the server's suspenses happen to resolve, and
-/// the browser, numbering in page order, then reads another resource's data for it and
-/// hydrates the fallback over the server's content (a hydration panic on reload).
+/// Made by the panel itself, in its body and not inside its `Suspend`: created after the
+/// policy's `.await`, the resource was numbered differently on the server and in the
+/// browser, which found no data for it and hydrated the fallback over the server's content
+/// (a hydration panic on reloading Organization settings during a trial).
 #[derive(Clone, Copy)]
 pub struct ReportOnlyTrials {
     start: ServerAction<StartPolicyTrial>,
@@ -231,9 +231,8 @@ fn TrialStatus(org_id: i64, trial: Trial, stop: ServerAction<StopPolicyTrial>) -
     }
 }
 
-/// "3 min ago from 203.0.113.7" as one text node: two dynamic text nodes side by side
-/// (the time, then the address) come back from the server as one, and hydrating them
-/// fails (leptos-rs/leptos#3398).
+/// "3 min ago from 203.0.113.7" as one text node: dynamic text nodes side by side are a
+/// known hydration hazard (leptos-rs/leptos#3398).
 fn last_use(ago: &str, ip: Option<&str>) -> String {
     match ip {
         Some(ip) => format!("{ago} from {ip}"),
