@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for _ in 1 2 3; do
-  cargo test -q -p server --test reliability --test process -- \
+  cargo test -q -p server --test integration -- \
     --nocapture a_dead_receiver kill_9 2>&1 | grep -o 'figure:.*' || true
 done
-cargo test -q -p server --test outage --test rolling --test upgrade --test disk_full -- \
-  --nocapture 2>&1 | grep -o 'figure:.*' || true
+cargo test -q -p server --test integration -- \
+  --nocapture outage:: rolling:: upgrade:: disk_full:: 2>&1 | grep -o 'figure:.*' || true

@@ -5,9 +5,11 @@
 use crate::api_keys::views::{KeyExpiryBanner, KeyExpiryNotice};
 use crate::auth::api::current_session;
 use crate::auth::model::SessionInfo;
+#[cfg(feature = "ssr")]
+use crate::auth::server::session_of_this_page;
 use crate::error::AppError;
 use crate::policy::{allows, Action};
-use crate::session_context::{AuthActions, CurrentSession, SessionResource};
+use crate::session_context::{AuthActions, CurrentSession, SessionState};
 use crate::two_factor::views::TwoFactorBanner;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
@@ -21,46 +23,62 @@ pub fn provide_session() {
         switch_org: ServerAction::new(),
         refresh: RwSignal::new(0),
     };
-    // Blocking: the server waits for it before sending headers, so a page can still redirect.
-    let session = Resource::new_blocking(
-        move || {
-            (
-                actions.sign_in.version().get(),
-                actions.second_factor.version().get(),
-                actions.sign_up.version().get(),
-                actions.sign_out.version().get(),
-                actions.switch_org.version().get(),
-                actions.refresh.get(),
-            )
-        },
-        |_| current_session(),
-    );
+    // The server read the session before rendering; the page carries it to the browser.
+    let first = SharedValue::new(session_of_this_page).into_inner();
+    let session = RwSignal::new(first);
+    fetch_after_changes(actions, session);
     provide_context(actions);
-    provide_context(SessionResource(session));
+    provide_context(SessionState(session));
     crate::two_factor::fresh::provide_fresh_codes();
 }
 
-/// Reads the session resource once and renders the top bar and `children` with it; pages
-/// read the resolved value from context.
+#[cfg(not(feature = "ssr"))]
+fn session_of_this_page() -> Result<Option<SessionInfo>, AppError> {
+    Ok(None)
+}
+
+/// In the browser: fetches the session again after anything that changes who is signed in
+/// or their organizations. Only the newest answer is kept when fetches overlap.
+fn fetch_after_changes(
+    actions: AuthActions,
+    session: RwSignal<Result<Option<SessionInfo>, AppError>>,
+) {
+    let newest = StoredValue::new(0_u64);
+    Effect::new(move |ran_before: Option<()>| {
+        actions.sign_in.version().track();
+        actions.second_factor.version().track();
+        actions.sign_up.version().track();
+        actions.sign_out.version().track();
+        actions.switch_org.version().track();
+        actions.refresh.track();
+        if ran_before.is_none() {
+            return;
+        }
+        let this_fetch = newest.get_value() + 1;
+        newest.set_value(this_fetch);
+        leptos::task::spawn_local(async move {
+            let fresh = current_session().await;
+            if newest.get_value() == this_fetch {
+                session.set(fresh);
+            }
+        });
+    });
+}
+
+/// Renders the top bar and `children` with the session; pages read it from context.
 ///
-/// A plain read (not `Suspend`), so that the page is built once per server render: the
-/// server walks a Suspense boundary's children twice (once to find its resources, once to
-/// render), and a `Suspend` that awaits an already-resolved resource built the whole page in
-/// both walks, running every page resource's queries twice. With a read, the first walk
-/// sees no session yet and builds nothing; the boundary waits for the resource, and the
-/// second walk builds the page.
+/// No Suspense boundary here: the server has the session before the page renders, so the
+/// page is built once. A boundary walks its children twice before it renders them, and
+/// around the page that built every page three times per render, ran its queries three
+/// times and sent its data three times (and once hydrated the browser with the first
+/// build's data while the HTML was the last build's).
 #[component]
 pub fn WithSession(children: ChildrenFn) -> impl IntoView {
-    let session = expect_context::<SessionResource>().0;
-    view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let children = children.clone();
-                session
-                    .get()
-                    .map(|current| view! { <ProvideSession current children/> })
-            }}
-        </Transition>
+    let session = expect_context::<SessionState>().0;
+    move || {
+        let children = children.clone();
+        let current = session.get();
+        view! { <ProvideSession current children/> }
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::two_factor::api::SignInSecondFactor;
 use leptos::prelude::*;
 
-/// The mutations that change who is signed in; the session resource refetches after each.
+/// The mutations that change who is signed in; the shell fetches the session again after each.
 #[derive(Clone, Copy)]
 pub struct AuthActions {
     pub sign_in: ServerAction<SignIn>,
@@ -39,10 +39,12 @@ pub fn refresh_session_when(done: impl Fn() -> bool + Send + Sync + 'static) {
     });
 }
 
+/// The session the shell renders with: read on the server before the page renders, carried
+/// to the browser with the page, and fetched again there after each change (`layout`).
 #[derive(Clone, Copy)]
-pub struct SessionResource(pub Resource<Result<Option<SessionInfo>, AppError>>);
+pub struct SessionState(pub RwSignal<Result<Option<SessionInfo>, AppError>>);
 
-/// The session as this render sees it: read from the resource once, in [`WithSession`].
+/// The session as this render sees it: read from [`SessionState`] once, in [`WithSession`].
 #[derive(Clone)]
 pub struct CurrentSession(pub Result<Option<SessionInfo>, AppError>);
 

@@ -344,11 +344,11 @@ pub fn leptos_options() -> LeptosOptions {
 /// `leptos_server::SuppressResourceLoad`: a process-wide flag (a `static AtomicBool` in
 /// leptos_server 0.8.8) under which every resource future first polled anywhere in the process
 /// awaits `pending()` forever. A router built while another server in the same process renders
-/// a page froze that page (its session resource never resolved): integration tests start a
+/// a page froze that page (its resources never resolved): integration tests start a
 /// server per test in one process, and hung at random. Generating the list once, before any
 /// server of this process can serve, means no render ever overlaps it. Reproduced by
-/// `server/tests/stall.rs`; upstream: leptos-rs/leptos#4773. Drop this once route generation no
-/// longer touches process-wide state.
+/// `server/tests/integration/stall.rs`; upstream: leptos-rs/leptos#4773. Drop this once route
+/// generation no longer touches process-wide state.
 fn app_routes() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
@@ -372,6 +372,12 @@ pub fn router(state: AppState) -> Router {
             let leptos = leptos.clone();
             move || app::shell(leptos.clone())
         })
+        // Pages (and /healthz, server functions: the layer lets those pass) get their session
+        // read before they render.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            app::auth::server::read_page_session,
+        ))
         .fallback(fallback)
         .with_state(server_state)
         .merge(app::rest::router(state.clone()))
@@ -475,6 +481,7 @@ async fn fallback(State(state): State<ServerState>, req: Request<Body>) -> Respo
     if let Some(response) = assets::serve(req.uri(), req.headers()) {
         return response;
     }
+    let req = app::auth::server::with_page_session(&state.app, req).await;
     let app_state = state.app.clone();
     let leptos = state.leptos.clone();
     let handler = leptos_axum::render_app_to_stream_with_context(

@@ -16,11 +16,7 @@ use {
 #[server(endpoint = "session")]
 pub async fn current_session() -> Result<Option<SessionInfo>, AppError> {
     let state = state()?;
-    let meta = request_meta(&state);
-    match auth::authenticate(&state, &meta).await? {
-        Some(session) => Ok(Some(auth::session_info(&state, &session).await?)),
-        None => Ok(None),
-    }
+    auth::page_session(&state, &request_meta(&state)).await
 }
 
 /// Creates a user, a new organization with that user as its Owner, and signs them in.

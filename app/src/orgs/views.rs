@@ -6,6 +6,7 @@ use crate::billing::views::BillingPanel;
 use crate::forms::{field_error, general_error, Field};
 use crate::guard::SignedIn;
 use crate::policy::{allows, Action};
+use crate::policy_impact::views::ReportOnlyTrials;
 use crate::session_context::refresh_session_when;
 use crate::two_factor::views::SecurityPanel;
 use leptos::prelude::*;
@@ -16,16 +17,20 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <Title text="Organization settings"/>
         <SignedIn page=|info: SessionInfo| match info.current_org.clone() {
-            Some(org) => view! {
-                <h1>"Organization settings"</h1>
-                <OrganizationPanel org_id=org.id/>
-                {allows(org.role, Action::ManageOrganization).then(|| view! { <SecurityPanel org_id=org.id/> })}
-                {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::domains::views::DomainsPanel org_id=org.id/> })}
-                {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::sso::views::SsoPanel org_id=org.id/> })}
-                {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::audit_streams::views::AuditStreamsPanel org_id=org.id/> })}
-                {allows(org.role, Action::ManageBilling).then(|| view! { <BillingPanel org_id=org.id/> })}
-                {allows(org.role, Action::ManageOrganization).then(|| view! { <DeleteOrgPanel org_id=org.id/> })}
-            }.into_any(),
+            Some(org) => {
+                // Both policy panels show the trials: read once for the page.
+                let trials = allows(org.role, Action::ManageOrganization).then(|| ReportOnlyTrials::new(org.id));
+                view! {
+                    <h1>"Organization settings"</h1>
+                    <OrganizationPanel org_id=org.id/>
+                    {trials.map(|trials| view! { <SecurityPanel org_id=org.id trials/> })}
+                    {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::domains::views::DomainsPanel org_id=org.id/> })}
+                    {trials.map(|trials| view! { <crate::sso::views::SsoPanel org_id=org.id trials/> })}
+                    {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::audit_streams::views::AuditStreamsPanel org_id=org.id/> })}
+                    {allows(org.role, Action::ManageBilling).then(|| view! { <BillingPanel org_id=org.id/> })}
+                    {allows(org.role, Action::ManageOrganization).then(|| view! { <DeleteOrgPanel org_id=org.id/> })}
+                }.into_any()
+            }
             None => view! { <p class="card empty">"You are not a member of any organization."</p> }.into_any(),
         }/>
     }

@@ -96,31 +96,61 @@ fn ImpactDetails(impact: Impact) -> impl IntoView {
     }
 }
 
-/// The organization's report-only trials, and the actions that start and stop one.
+/// The organization's report-only trials, read once for the settings page (both panels show
+/// them) and again after any panel starts or stops one. Each family has its own actions, so
+/// each panel shows only its own errors and Confirm access prompt.
 ///
-/// Made by the panel itself, in its body and not inside its `Suspend`: created after the
-/// policy's `.await`, the resource was numbered differently on the server and in the
-/// browser, which found no data for it and hydrated the fallback over the server's content
-/// (a hydration panic on reloading Organization settings during a trial).
+/// Made by the page body, not inside a `Suspend`: created after an `.await`, a resource was
+/// numbered differently on the server and in the browser, which found no data for it and
+/// hydrated the fallback over the server's content (a hydration panic on reloading
+/// Organization settings during a trial).
 #[derive(Clone, Copy)]
 pub struct ReportOnlyTrials {
+    loaded: Resource<Result<Trials, AppError>>,
+    two_factor: TrialActions,
+    sso: TrialActions,
+}
+
+#[derive(Clone, Copy)]
+struct TrialActions {
     start: ServerAction<StartPolicyTrial>,
     stop: ServerAction<StopPolicyTrial>,
-    loaded: Resource<Result<Trials, AppError>>,
+}
+
+impl TrialActions {
+    fn new() -> Self {
+        Self {
+            start: ServerAction::new(),
+            stop: ServerAction::new(),
+        }
+    }
 }
 
 impl ReportOnlyTrials {
     pub fn new(org_id: i64) -> Self {
-        let start = ServerAction::<StartPolicyTrial>::new();
-        let stop = ServerAction::<StopPolicyTrial>::new();
+        let (two_factor, sso) = (TrialActions::new(), TrialActions::new());
         let loaded = Resource::new(
-            move || (start.version().get(), stop.version().get()),
+            move || {
+                (
+                    two_factor.start.version().get(),
+                    two_factor.stop.version().get(),
+                    sso.start.version().get(),
+                    sso.stop.version().get(),
+                )
+            },
             move |_| policy_trials(org_id),
         );
         Self {
-            start,
-            stop,
             loaded,
+            two_factor,
+            sso,
+        }
+    }
+
+    fn actions(&self, family: Proposal) -> TrialActions {
+        match family {
+            Proposal::Sso => self.sso,
+            Proposal::TwoFactor | Proposal::SecurityKeys => self.two_factor,
         }
     }
 }
@@ -135,11 +165,8 @@ pub fn ReportOnly(
     trials: ReportOnlyTrials,
     #[prop(into)] offer: Signal<Option<Proposal>>,
 ) -> impl IntoView {
-    let ReportOnlyTrials {
-        start,
-        stop,
-        loaded,
-    } = trials;
+    let TrialActions { start, stop } = trials.actions(family);
+    let loaded = trials.loaded;
     let days = RwSignal::new("7".to_string());
     view! {
         <div class="report-only" data-testid=format!("report-only-{}", family.as_str())>

@@ -12,7 +12,7 @@ use crate::policy_impact::{
 use leptos::prelude::*;
 
 #[component]
-pub fn SsoPanel(org_id: i64) -> impl IntoView {
+pub fn SsoPanel(org_id: i64, trials: ReportOnlyTrials) -> impl IntoView {
     let save = ServerAction::<SaveSsoSettings>::new();
     let require = ServerAction::<SetSsoRequired>::new();
     let remove = ServerAction::<RemoveSso>::new();
@@ -26,7 +26,6 @@ pub fn SsoPanel(org_id: i64) -> impl IntoView {
         },
         move |_| get_sso_settings(org_id),
     );
-    let trials = ReportOnlyTrials::new(org_id);
     view! {
         <section class="card" id="sso" aria-labelledby="sso-title">
             <h2 id="sso-title">"Single sign-on"</h2>

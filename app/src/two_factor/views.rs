@@ -305,14 +305,13 @@ pub fn TwoFactorRequiredPage(org_name: String, security_keys_only: bool) -> impl
 
 /// The Owner's panel: "Require two-factor authentication", the members without it, Notify.
 #[component]
-pub fn SecurityPanel(org_id: i64) -> impl IntoView {
+pub fn SecurityPanel(org_id: i64, trials: ReportOnlyTrials) -> impl IntoView {
     let notify = ServerAction::<NotifyTwoFactor>::new();
     let set = ServerAction::<SetTwoFactorPolicy>::new();
     let policy = Resource::new(
         move || (notify.version().get(), set.version().get()),
         move |_| two_factor_policy(org_id),
     );
-    let trials = ReportOnlyTrials::new(org_id);
     view! {
         <section class="card" id="security" aria-labelledby="security-title">
             <h2 id="security-title">"Security"</h2>

@@ -65,6 +65,56 @@ pub async fn provide_request_auth(
     next.run(req).await
 }
 
+/// The session a page renders with, read before rendering starts (see [`read_page_session`]).
+#[derive(Debug, Clone)]
+pub struct PageSession(pub Arc<Result<Option<SessionInfo>, AppError>>);
+
+/// The signed-in person and their organizations as `current_session` answers it.
+pub async fn page_session(
+    state: &AppState,
+    meta: &RequestMeta,
+) -> Result<Option<SessionInfo>, AppError> {
+    match authenticate(state, meta).await? {
+        Some(session) => Ok(Some(session_info(state, &session).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Reads the session of a page request into its extensions before the page renders, so the
+/// shell has it at once and the page is built once per render (`layout::WithSession`).
+/// Server functions (`/api/...`) read their own when they need it.
+pub async fn read_page_session(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path();
+    if req.method() != http::Method::GET || path.starts_with("/api/") || path == "/healthz" {
+        return next.run(req).await;
+    }
+    next.run(with_page_session(&state, req).await).await
+}
+
+/// `req` with its [`PageSession`] (for handlers that render a page themselves).
+pub async fn with_page_session(
+    state: &AppState,
+    req: axum::extract::Request,
+) -> axum::extract::Request {
+    let (mut parts, body) = req.into_parts();
+    let meta = RequestMeta::from_parts(&parts, state.settings.trust_proxy_hops);
+    let session = page_session(state, &meta).await;
+    parts.extensions.insert(PageSession(Arc::new(session)));
+    axum::extract::Request::from_parts(parts, body)
+}
+
+/// The session read for the page being rendered; signed out where none was read.
+pub fn session_of_this_page() -> Result<Option<SessionInfo>, AppError> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<PageSession>().cloned())
+        .map(|page| (*page.0).clone())
+        .unwrap_or(Ok(None))
+}
+
 /// A User-Agent longer than this is cut: it is only ever shown, never parsed for access.
 pub const USER_AGENT_MAX: usize = 300;
 
