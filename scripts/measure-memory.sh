@@ -76,6 +76,7 @@ measure() {
   rm -rf "$dir"
 }
 
+echo "aim: RSS idle < 25 MB, after the API load < 30 MB"
 variants=${MEMORY_VARIANTS:-default jemalloc-one-arena jemalloc-no-decay glibc-one-arena one-worker}
 for v in $variants; do
   case $v in
