@@ -24,6 +24,7 @@ pub mod policy;
 pub mod policy_impact;
 pub mod routes;
 pub mod scans;
+pub mod scim;
 pub mod session_context;
 pub mod sessions;
 pub mod sso;

@@ -77,6 +77,48 @@ pub fn scope_usable(role: Role, scope: Scope) -> bool {
     }
 }
 
+/// What an identity provider's SCIM token asks to do. Provisioning manages people below
+/// Owner and the groups it made; an Owner and a group made in Gatehouse are Gatehouse's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provisioning {
+    /// Read the organization's Users and provisioned Groups.
+    ReadDirectory,
+    /// Make someone a member with `role`.
+    AddMember {
+        role: Role,
+    },
+    ChangeRole {
+        from: Role,
+        to: Role,
+    },
+    Suspend {
+        role: Role,
+    },
+    Restore {
+        role: Role,
+    },
+    Remove {
+        role: Role,
+    },
+    /// Change or delete a group; `provisioned` says whether provisioning made it.
+    ManageGroup {
+        provisioned: bool,
+    },
+}
+
+/// Whether a SCIM token may do `action`.
+pub fn provisioning_allows(action: Provisioning) -> bool {
+    use Provisioning::*;
+    match action {
+        ReadDirectory => true,
+        AddMember { role } | Suspend { role } | Restore { role } | Remove { role } => {
+            role != Role::Owner
+        }
+        ChangeRole { from, to } => from != Role::Owner && to != Role::Owner,
+        ManageGroup { provisioned } => provisioned,
+    }
+}
+
 pub fn authorize(role: Role, action: Action) -> Result<(), AppError> {
     if allows(role, action) {
         Ok(())
@@ -144,6 +186,45 @@ mod tests {
                 assert_eq!(allows(role, action), allowed, "{role:?} {action:?}");
             }
         }
+    }
+
+    /// What a SCIM token may do: never to or into an Owner, only groups it made.
+    #[test]
+    fn provisioning_stops_at_owners_and_hand_made_groups() {
+        use Provisioning::*;
+        for role in [Admin, TeamLeader, BillingManager, User] {
+            for action in [
+                AddMember { role },
+                Suspend { role },
+                Restore { role },
+                Remove { role },
+            ] {
+                assert!(provisioning_allows(action), "{action:?}");
+            }
+            assert!(provisioning_allows(ChangeRole {
+                from: role,
+                to: User
+            }));
+            assert!(!provisioning_allows(ChangeRole {
+                from: role,
+                to: Owner
+            }));
+            assert!(!provisioning_allows(ChangeRole {
+                from: Owner,
+                to: role
+            }));
+        }
+        for action in [
+            AddMember { role: Owner },
+            Suspend { role: Owner },
+            Restore { role: Owner },
+            Remove { role: Owner },
+            ManageGroup { provisioned: false },
+        ] {
+            assert!(!provisioning_allows(action), "{action:?}");
+        }
+        assert!(provisioning_allows(ReadDirectory));
+        assert!(provisioning_allows(ManageGroup { provisioned: true }));
     }
 
     /// Scopes offered per role: (scope, [Owner, Admin, Team Leader, Billing Manager, User]).

@@ -382,7 +382,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(server_state)
         .merge(app::rest::router(state.clone()))
         .merge(app::audit::export::router(state.clone()))
-        .merge(app::sso::routes::router(state.clone()));
+        .merge(app::sso::routes::router(state.clone()))
+        .merge(app::scim::rest::router(state.clone()));
     // The route layer sees axum's matched path; the outer one counts the final status.
     let metrics = state.settings.metrics;
     let router = if metrics {

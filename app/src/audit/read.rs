@@ -7,8 +7,12 @@ use crate::state::AppState;
 pub const PAGE_SIZE: i64 = 50;
 
 /// "Operator alice@host" for a change made with `gatehouse admin` (no web user acted).
+/// The actor of an event no person made: the instance operator, or a SCIM token.
 fn operator_of(details: &str) -> Option<String> {
     let details: serde_json::Value = serde_json::from_str(details).ok()?;
+    if let Some(token) = details["scim_token"].as_str() {
+        return Some(format!("SCIM ({token})"));
+    }
     details["operator"]
         .as_str()
         .map(|who| format!("Operator {who}"))

@@ -43,3 +43,28 @@ pub async fn authorize_edit(
     authorize(actor.role, Action::EditGroup { member_of_group })?;
     Ok(name)
 }
+
+/// A group made by provisioning follows the identity provider: its name and members are
+/// changed there, not here (its integrations and scans limit stay editable). `field` is the
+/// form field the refusal belongs next to.
+pub async fn refuse_if_provisioned(
+    state: &AppState,
+    actor: &Actor,
+    group_id: i64,
+    field: &str,
+) -> Result<(), AppError> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT scim_managed FROM groups WHERE id = $1 AND org_id = $2")
+            .bind(group_id)
+            .bind(actor.org_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    match row {
+        None => Err(AppError::NotFound),
+        Some((1,)) => Err(AppError::conflict(
+            field,
+            "This group is managed by provisioning: change its name and members at your identity provider.",
+        )),
+        Some(_) => Ok(()),
+    }
+}

@@ -41,6 +41,9 @@ pub struct GroupDetail {
     pub members: Vec<GroupMember>,
     pub can_edit: bool,
     pub can_delete: bool,
+    /// Made by provisioning: its name and members follow the identity provider.
+    #[serde(default)]
+    pub provisioned: bool,
 }
 
 /// How many members a group page lists.

@@ -1,7 +1,7 @@
 //! SQL and rules of groups. Every function takes the acting member and asks the policy
 //! module; a group of another organization is "not found".
 
-use super::access::{authorize_edit, group_name};
+use super::access::{authorize_edit, group_name, refuse_if_provisioned};
 use super::model::{
     GroupDetail, GroupMember, GroupRow, GroupsPage, MEMBERS_SHOWN, SCANS_LIMIT_MAX,
 };
@@ -282,15 +282,15 @@ async fn detail_on(
     group_id: i64,
 ) -> Result<GroupDetail, AppError> {
     authorize(actor.role, Action::ViewMembers)?;
-    let row: Option<(String, String, i64, String)> = sqlx::query_as(
-        "SELECT g.name, g.description, g.scans_limit, o.plan FROM groups g
+    let row: Option<(String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT g.name, g.description, g.scans_limit, o.plan, g.scim_managed FROM groups g
          JOIN organizations o ON o.id = g.org_id WHERE g.id = $1 AND g.org_id = $2",
     )
     .bind(group_id)
     .bind(actor.org_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let (name, description, scans_limit, plan) = row.ok_or(AppError::NotFound)?;
+    let (name, description, scans_limit, plan, scim_managed) = row.ok_or(AppError::NotFound)?;
     let (member_count, member_of_group): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN user_id = $2 THEN 1 ELSE 0 END), 0)
          FROM group_members WHERE group_id = $1",
@@ -331,7 +331,8 @@ async fn detail_on(
                 member_of_group: member_of_group > 0,
             },
         ),
-        can_delete: allows(actor.role, Action::CreateDeleteGroups),
+        can_delete: allows(actor.role, Action::CreateDeleteGroups) && scim_managed == 0,
+        provisioned: scim_managed == 1,
     })
 }
 
@@ -343,7 +344,10 @@ pub async fn update(
     description: String,
     scans_limit: i64,
 ) -> Result<(), AppError> {
-    authorize_edit(state, actor, group_id).await?;
+    let current = authorize_edit(state, actor, group_id).await?;
+    if name.as_str() != current {
+        refuse_if_provisioned(state, actor, group_id, "name").await?;
+    }
     let mut tx = state.db.begin().await?;
     let done = sqlx::query(
         "UPDATE groups SET name = $1, name_key = $2, description = $3, scans_limit = $4
@@ -399,6 +403,7 @@ pub async fn add_member(
     user_id: i64,
 ) -> Result<(), AppError> {
     let group = authorize_edit(state, actor, group_id).await?;
+    refuse_if_provisioned(state, actor, group_id, "members").await?;
     let mut tx = state.db.begin().await?;
     let added = insert_member(&mut tx, actor.org_id, group_id, user_id, state.now()).await?;
     if added {
@@ -424,6 +429,7 @@ pub async fn remove_member(
     user_id: i64,
 ) -> Result<(), AppError> {
     let group = authorize_edit(state, actor, group_id).await?;
+    refuse_if_provisioned(state, actor, group_id, "members").await?;
     let mut tx = state.db.begin().await?;
     let payload = member_payload(&mut tx, &group, user_id).await?;
     let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
@@ -473,6 +479,7 @@ pub async fn delete(
 ) -> Result<(), AppError> {
     authorize(actor.role, Action::CreateDeleteGroups)?;
     let name = group_name(state, actor, group_id).await?;
+    refuse_if_provisioned(state, actor, group_id, "confirm").await?;
     if confirm.trim() != name {
         return Err(AppError::invalid(
             "confirm",

@@ -277,6 +277,9 @@ fn GroupView(
 ) -> impl IntoView {
     let group_id = group.id;
     let can_edit = group.can_edit;
+    // A provisioned group's members follow the identity provider.
+    let members_editable = can_edit && !group.provisioned;
+    let provisioned = group.provisioned;
     let title = group.name.clone();
     let settings = if can_edit {
         view! {
@@ -319,7 +322,7 @@ fn GroupView(
                 <tr>
                     <td>{m.name.clone()}</td>
                     <td>{m.email.clone()}</td>
-                    {can_edit.then(|| view! {
+                    {members_editable.then(|| view! {
                         <td><button type="button" class="button small danger" aria-label=label
                             on:click=move |_| { remove.dispatch(RemoveGroupMember { org_id, group_id, user_id }); }>"Remove"</button></td>
                     })}
@@ -331,6 +334,9 @@ fn GroupView(
     let count = group.member_count;
     view! {
         <h1>{title}</h1>
+        {provisioned.then(|| view! {
+            <p class="notice" data-testid="group-provisioned">"Managed by provisioning: this group's name and members follow your identity provider. Its scans limit and integrations are edited here."</p>
+        })}
         <section class="card" aria-labelledby="group-settings">
             <h2 id="group-settings">"Settings"</h2>
             {settings}
@@ -342,7 +348,7 @@ fn GroupView(
                 <table class="table"><tbody>{members}</tbody></table>
             })}
             {(count > shown).then(|| view! { <p class="muted">{format!("Showing the first {shown} of {count}.")}</p> })}
-            {can_edit.then(|| view! { <MemberPicker org_id label="Add a member" on_pick=pick/> })}
+            {members_editable.then(|| view! { <MemberPicker org_id label="Add a member" on_pick=pick/> })}
         </section>
         {group.can_delete.then(|| view! { <DeleteGroupPanel org_id group_id/> })}
     }

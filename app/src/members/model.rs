@@ -23,6 +23,20 @@ pub struct MembersPage {
     pub next_cursor: Option<String>,
     /// What the viewer may do here, so the page shows only what the server would allow.
     pub viewer: Viewer,
+    /// People the identity provider suspended (SCIM `active: false`): not members while
+    /// suspended, listed on the first page so admins see them.
+    #[serde(default)]
+    pub suspended: Vec<SuspendedMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspendedMember {
+    pub name: String,
+    pub email: String,
+    /// The role they get back when the provider restores them.
+    pub role: Role,
+    /// Suspended, as an ISO date.
+    pub since: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-use super::model::{MemberFigures, MemberRow, MembersPage, Viewer};
+use super::model::{MemberFigures, MemberRow, MembersPage, SuspendedMember, Viewer};
 use crate::auth::server::Actor;
 use crate::dates::iso_date;
 use crate::domain::Role;
@@ -79,9 +79,15 @@ pub async fn page(
     let next_cursor = has_more
         .then(|| members.last().map(|m| encode_cursor(&m.name, m.user_id)))
         .flatten();
+    let suspended = if search.is_none_or(|s| s.trim().is_empty()) && after_id == 0 {
+        suspended_members(state, actor.org_id).await?
+    } else {
+        Vec::new()
+    };
     Ok(MembersPage {
         members,
         next_cursor,
+        suspended,
         viewer: Viewer {
             user_id: actor.user_id,
             role: actor.role,
@@ -89,6 +95,32 @@ pub async fn page(
             can_manage_owners: allows(actor.role, Action::ManageOwners),
         },
     })
+}
+
+/// Members the identity provider suspended, newest first (at most 100 shown).
+async fn suspended_members(
+    state: &AppState,
+    org_id: i64,
+) -> Result<Vec<SuspendedMember>, AppError> {
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT u.name, u.email, s.suspended_role, s.suspended_at
+         FROM scim_users s JOIN users u ON u.id = s.user_id
+         WHERE s.org_id = $1 AND s.suspended_at IS NOT NULL
+         ORDER BY s.suspended_at DESC, s.user_id LIMIT 100",
+    )
+    .bind(org_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    rows.into_iter()
+        .map(|(name, email, role, since)| {
+            Ok(SuspendedMember {
+                name,
+                email,
+                role: role_of(&role)?,
+                since: iso_date(since),
+            })
+        })
+        .collect()
 }
 
 /// (user id, group name) for the members of one page: one query on (org_id, user_id).

@@ -99,6 +99,33 @@ fn MembersTable(page: Page, actions: MemberActions, org_id: i64) -> impl IntoVie
     let viewer = page.viewer.clone();
     let manages = viewer.can_manage_members;
     let empty = page.members.is_empty();
+    let suspended = (!page.suspended.is_empty()).then(|| {
+        let rows = page
+            .suspended
+            .into_iter()
+            .map(|s| view! {
+                <tr>
+                    <td>{s.name}</td>
+                    <td>{s.email}</td>
+                    <td>{s.role.label()}</td>
+                    <td>{s.since}</td>
+                </tr>
+            })
+            .collect_view();
+        view! {
+            <h2 id="suspended-title">"Suspended by provisioning"</h2>
+            <p class="muted">"Your identity provider suspended these people: they cannot sign in to this organization or use its API keys until it restores them."</p>
+            <table class="table" aria-labelledby="suspended-title" data-testid="suspended-members">
+                <thead><tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Email"</th>
+                    <th scope="col">"Role when restored"</th>
+                    <th scope="col">"Suspended"</th>
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+    });
     let rows = page
         .members
         .into_iter()
@@ -128,6 +155,7 @@ fn MembersTable(page: Page, actions: MemberActions, org_id: i64) -> impl IntoVie
         </table>
         {empty.then(|| view! { <p class="muted">"No members match."</p> })}
         <div class="pager">{next}</div>
+        {suspended}
     }
 }
 

@@ -26,6 +26,7 @@ pub fn SettingsPage() -> impl IntoView {
                     {trials.map(|trials| view! { <SecurityPanel org_id=org.id trials/> })}
                     {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::domains::views::DomainsPanel org_id=org.id/> })}
                     {trials.map(|trials| view! { <crate::sso::views::SsoPanel org_id=org.id trials/> })}
+                    {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::scim::views::ProvisioningPanel org_id=org.id/> })}
                     {allows(org.role, Action::ManageOrganization).then(|| view! { <crate::audit_streams::views::AuditStreamsPanel org_id=org.id/> })}
                     {allows(org.role, Action::ManageBilling).then(|| view! { <BillingPanel org_id=org.id/> })}
                     {allows(org.role, Action::ManageOrganization).then(|| view! { <DeleteOrgPanel org_id=org.id/> })}

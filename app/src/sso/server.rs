@@ -882,6 +882,22 @@ async fn sign_in(
             user_id
         }
         None => match auth::store::find_user_by_email(state, email).await? {
+            // An account this organization's provisioning made, that has never signed in:
+            // the organization made it for its provider, which now signs its person in.
+            Some(existing) if provisioned_here(state, org_id, existing.user_id).await? => {
+                sqlx::query(
+                    "INSERT INTO sso_identities (org_id, issuer, subject, user_id, created_at, last_used_at)
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(org_id)
+                .bind(&identity.issuer)
+                .bind(&identity.subject)
+                .bind(existing.user_id)
+                .bind(now)
+                .execute(&state.db.pool)
+                .await?;
+                existing.user_id
+            }
             // Never linked on the email alone: its owner proves the account with its password.
             Some(existing) => {
                 let token = new_token();
@@ -951,6 +967,24 @@ async fn sign_in(
             .and_then(auth::local_redirect)
             .unwrap_or_else(|| "/".into()),
     })
+}
+
+/// Whether provisioning of `org_id` made the account and nothing else has signed it in yet:
+/// no password, no identity at any provider, and a member (not suspended).
+async fn provisioned_here(state: &AppState, org_id: i64, user_id: i64) -> Result<bool, AppError> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT s.user_id FROM scim_users s JOIN users u ON u.id = s.user_id
+         WHERE s.org_id = $1 AND s.user_id = $2 AND s.created_account = 1
+           AND u.password_hash = $3
+           AND NOT EXISTS (SELECT 1 FROM sso_identities i WHERE i.user_id = s.user_id)
+           AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = s.org_id AND m.user_id = s.user_id)",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(NO_PASSWORD)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// Just in time: the account (no password), the membership with the connection's role (a

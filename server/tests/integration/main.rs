@@ -29,6 +29,7 @@ mod reliability;
 mod replicas;
 mod rolling;
 mod scans;
+mod scim;
 mod search;
 mod security;
 mod sessions;

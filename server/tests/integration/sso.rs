@@ -17,6 +17,7 @@ on_both_databases!(
     required_sso_blocks_password_sessions_but_not_owners_or_api_keys,
     the_second_step_stays_unless_the_provider_mfa_counts,
     a_key_rotation_at_the_provider_is_picked_up,
+    a_provisioned_person_signs_in_through_the_provider_at_once,
 );
 
 fn accounts() -> Value {
@@ -593,4 +594,76 @@ async fn starts_are_limited_per_client_address() {
     let resp = Resp::from("POST /sso/start".into(), start().await).await;
     resp.expect_redirect("/signin?sso_error=rate_limited");
     assert_eq!(app.count("SELECT COUNT(*) FROM sso_logins").await, 2);
+}
+
+/// SCIM as the Owner's provider would send it.
+async fn scim(app: &TestApp, token: &str, method: &str, path: &str, body: Value) -> Resp {
+    let bearer = format!("Bearer {token}");
+    app.api_raw(
+        method,
+        &format!("/scim/v2{path}"),
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/scim+json"),
+        ],
+        &body.to_string(),
+    )
+    .await
+}
+
+/// An account made by provisioning has no password: its first sign-in through this
+/// organization's provider links it (and nothing else can), and a suspension ends it.
+async fn a_provisioned_person_signs_in_through_the_provider_at_once(app: TestApp) {
+    let (owner, org_id, _provider) = setup(&app).await;
+    let made = app
+        .call(
+            &owner,
+            "org/provisioning/token",
+            &[("org_id", &org_id.to_string()), ("name", "Okta")],
+        )
+        .await
+        .expect_status(200)
+        .json();
+    let token = made["token"].as_str().unwrap_or_default().to_string();
+    let alice = scim(
+        &app,
+        &token,
+        "POST",
+        "/Users",
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+               "userName": "alice@corp.example", "displayName": "Alice Adams", "roles": ["admin"]}),
+    )
+    .await
+    .expect_status(201)
+    .json();
+    let (browser, resp) = sso_sign_in(&app, "alice").await;
+    resp.expect_redirect("/");
+    let session = app.session(&browser).await;
+    assert_eq!(session["current_org"]["id"], org_id, "{session}");
+    assert_eq!(session["current_org"]["role"], "admin", "{session}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sso_identities WHERE user_id IN (SELECT id FROM users WHERE email_normalized = 'alice@corp.example')")
+            .await,
+        1
+    );
+    // Suspended by the provider: the session loses the organization, and a new sign-in
+    // through the provider is refused.
+    let id = alice["id"].as_str().unwrap_or_default();
+    scim(
+        &app,
+        &token,
+        "PATCH",
+        &format!("/Users/{id}"),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+    )
+    .await
+    .expect_status(200);
+    let session = app.session(&browser).await;
+    assert!(
+        session["orgs"].as_array().is_some_and(|o| o.is_empty()),
+        "{session}"
+    );
+    let (_, resp) = sso_sign_in(&app, "alice").await;
+    resp.expect_redirect("/signin?sso_error=not_member");
 }
