@@ -9,6 +9,7 @@ const domain = `scim-${Date.now()}.example`;
 test('an Owner turns provisioning on; a suspended member shows on Members', async ({ page, request }) => {
   failOnPageErrors(page);
   await signUp(page, 'Olive Owner', `olive@${domain}`, 'SCIM Co');
+  await expect(page.getByTestId('org-name')).toHaveText('SCIM Co');
   await open(page, '/settings');
   const domains = page.locator('section#domains');
   await domains.getByLabel('Domain').fill(domain);
@@ -24,6 +25,7 @@ test('an Owner turns provisioning on; a suspended member shows on Members', asyn
   const panel = page.locator('section#provisioning');
   await expect(panel.getByTestId('provisioning-status')).toHaveText('Off: create a token to turn it on.');
   // A name is needed, said next to the field.
+  await panel.getByLabel('Token name').fill('   ');
   await panel.getByRole('button', { name: 'Create token' }).click();
   await expect(panel.getByText('Name the token after the provider that uses it')).toBeVisible();
   await panel.getByLabel('Token name').fill('Okta');
@@ -66,6 +68,8 @@ test('an Owner turns provisioning on; a suspended member shows on Members', asyn
   await expect(page.getByTestId('group-provisioned')).toContainText('Managed by provisioning');
 
   await open(page, '/settings');
-  await expect(page.locator('section#provisioning').getByTestId('provisioning-status')).toContainText('0 members provisioned, 1 suspended, 1 group');
+  const settings = page.locator('section#provisioning');
+  await expect(settings.getByTestId('provisioning-status')).toContainText('0 members provisioned, 1 suspended, 1 group');
+  await expect(settings.getByRole('table', { name: 'Recently provisioned' }).getByRole('row', { name: /Ada Lovelace/ })).toContainText('Suspended');
   await page.locator('section#provisioning').screenshot({ path: 'test-results/provisioning-panel.png' });
 });

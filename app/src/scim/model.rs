@@ -14,6 +14,15 @@ pub struct ScimTokenRow {
     pub last_used: Option<String>,
 }
 
+/// A person the provider provisioned, newest change first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionedPerson {
+    pub name: String,
+    pub email: String,
+    pub suspended: bool,
+    pub changed: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProvisioningError {
     pub request: String,
@@ -32,6 +41,8 @@ pub struct ProvisioningView {
     pub provisioned_users: i64,
     pub suspended_users: i64,
     pub provisioned_groups: i64,
+    /// The last people the provider added or changed.
+    pub recent: Vec<ProvisionedPerson>,
     pub errors: Vec<ProvisioningError>,
 }
 

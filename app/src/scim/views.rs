@@ -95,6 +95,20 @@ fn ProvisioningState(
         .into_iter()
         .map(|token| view! { <TokenRow org_id token revoke/> })
         .collect_view();
+    let recent = data
+        .recent
+        .into_iter()
+        .map(|p| {
+            view! {
+                <tr>
+                    <td>{p.name}</td>
+                    <td>{p.email}</td>
+                    <td>{if p.suspended { "Suspended" } else { "Active" }}</td>
+                    <td class="small">{p.changed}</td>
+                </tr>
+            }
+        })
+        .collect::<Vec<_>>();
     let errors = data
         .errors
         .into_iter()
@@ -121,17 +135,33 @@ fn ProvisioningState(
         })}
         <ActionForm action=set_role>
             <input type="hidden" name="org_id" value=org_id.to_string()/>
-            <label class="field" for="scim-default-role">
-                <span>"Role of people provisioned without one"</span>
+            <div class="field">
+                <label for="scim-default-role">"Role of people provisioned without one"</label>
                 <select id="scim-default-role" name="role">
                     {Role::ALL.into_iter().filter(|r| *r != Role::Owner).map(|r| view! {
                         <option value=r.as_str() selected=r == default_role>{r.label()}</option>
                     }).collect_view()}
                 </select>
-            </label>
+            </div>
             <p class="form-error" role="alert">{move || general_error(set_role.value(), &[]).get()}</p>
             <button type="submit" class="button secondary">"Save role"</button>
         </ActionForm>
+        <h3 id="provisioned-title">"Recently provisioned"</h3>
+        {if recent.is_empty() {
+            view! { <p class="muted">"No one yet."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table" aria-labelledby="provisioned-title" data-testid="scim-recent">
+                    <thead><tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Email"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Changed"</th>
+                    </tr></thead>
+                    <tbody>{recent}</tbody>
+                </table>
+            }.into_any()
+        }}
         <h3>"Last errors"</h3>
         {if errors.is_empty() {
             view! { <p class="muted" data-testid="scim-errors-empty">"None."</p> }.into_any()

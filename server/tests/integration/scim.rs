@@ -464,6 +464,7 @@ async fn a_provider_provisions_matches_and_removes_people(app: TestApp) {
         .expect_status(200)
         .json();
     assert_eq!(panel["provisioned_users"], 1, "{panel}");
+    assert_eq!(panel["recent"][0]["email"], "ada@corp.example", "{panel}");
     assert!(
         panel["errors"].as_array().is_some_and(|e| !e.is_empty()),
         "{panel}"

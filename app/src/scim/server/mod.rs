@@ -999,7 +999,9 @@ fn name_taken(name: &str) -> ScimError {
 }
 
 /// Makes the group's members the given ones: who is not a member of the organization is
-/// refused, a suspended member keeps the group for when they come back.
+/// refused, a suspended member keeps the group for when they come back. One audit event per
+/// request, naming who was added and removed: a provider's sync of a large group is one
+/// change, not thousands.
 async fn set_members(
     tx: &mut sqlx::AnyConnection,
     state: &AppState,
@@ -1014,29 +1016,44 @@ async fn set_members(
             .bind(group_id)
             .fetch_all(&mut *tx)
             .await?;
-    let current: Vec<i64> = current.into_iter().map(|(id,)| id).collect();
+    let current: std::collections::HashSet<i64> = current.into_iter().map(|(id,)| id).collect();
+    let wanted_set: std::collections::HashSet<i64> = wanted.iter().copied().collect();
+    // Deliveries are queued only for a group with an integration turned on.
+    let (integrations,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM group_integrations WHERE group_id = $1 AND enabled = 1",
+    )
+    .bind(group_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut added = Vec::new();
     for user_id in wanted.iter().filter(|id| !current.contains(id)) {
-        let member = read_user(tx, actor.org_id, *user_id)
-            .await?
-            .ok_or_else(|| {
-                ScimError::bad_request(
-                    "invalidValue",
-                    format!("\"{user_id}\" is not the id of a User of this organization."),
-                )
-            })?;
-        if !member.active() {
-            sqlx::query(
+        let member: Option<(String, String)> = sqlx::query_as(
+            "SELECT u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.org_id = $1 AND m.user_id = $2",
+        )
+        .bind(actor.org_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((name, email)) = member else {
+            let kept = sqlx::query(
                 "UPDATE scim_users SET suspended_groups = CASE WHEN suspended_groups = '' THEN $1
                         ELSE suspended_groups || ',' || $1 END
-                 WHERE org_id = $2 AND user_id = $3",
+                 WHERE org_id = $2 AND user_id = $3 AND suspended_at IS NOT NULL",
             )
             .bind(group_id.to_string())
             .bind(actor.org_id)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+            if kept.rows_affected() == 0 {
+                return Err(ScimError::bad_request(
+                    "invalidValue",
+                    format!("\"{user_id}\" is not the id of a User of this organization."),
+                ));
+            }
             continue;
-        }
+        };
         sqlx::query(
             "INSERT INTO group_members (group_id, org_id, user_id, created_at)
              VALUES ($1, $2, $3, $4) ON CONFLICT (group_id, user_id) DO NOTHING",
@@ -1047,29 +1064,33 @@ async fn set_members(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let payload = json!({"group": group, "member": {"id": user_id, "name": member.account_name, "email": member.email}});
-        crate::integrations::server::enqueue(state, tx, group_id, "group.member_added", payload)
-            .await?;
-        crate::audit::record(
-            tx,
-            state,
-            actor.event(
+        if integrations > 0 {
+            let payload =
+                json!({"group": group, "member": {"id": user_id, "name": name, "email": email}});
+            crate::integrations::server::enqueue(
+                state,
+                tx,
+                group_id,
                 "group.member_added",
-                format!("group:{group_id}"),
-                json!({"user_id": user_id}),
-            ),
-        )
-        .await?;
-    }
-    for user_id in current.iter().filter(|id| !wanted.contains(id)) {
-        let member = read_user(tx, actor.org_id, *user_id).await?;
-        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-            .bind(group_id)
-            .bind(user_id)
-            .execute(&mut *tx)
+                payload,
+            )
             .await?;
-        if let Some(member) = member {
-            let payload = json!({"group": group, "member": {"id": user_id, "name": member.account_name, "email": member.email}});
+        }
+        added.push(*user_id);
+    }
+    let mut removed = Vec::new();
+    let mut leaving: Vec<i64> = current.difference(&wanted_set).copied().collect();
+    leaving.sort_unstable();
+    for user_id in leaving {
+        if integrations > 0 {
+            let member: Option<(String, String)> =
+                sqlx::query_as("SELECT name, email FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let (name, email) = member.unwrap_or_default();
+            let payload =
+                json!({"group": group, "member": {"id": user_id, "name": name, "email": email}});
             crate::integrations::server::enqueue(
                 state,
                 tx,
@@ -1079,13 +1100,21 @@ async fn set_members(
             )
             .await?;
         }
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        removed.push(user_id);
+    }
+    if !added.is_empty() || !removed.is_empty() {
         crate::audit::record(
             tx,
             state,
             actor.event(
-                "group.member_removed",
+                "group.members_changed",
                 format!("group:{group_id}"),
-                json!({"user_id": user_id}),
+                json!({"added": added, "removed": removed}),
             ),
         )
         .await?;

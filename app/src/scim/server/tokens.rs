@@ -6,7 +6,9 @@ use crate::auth::server::Actor;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::policy::{authorize, Action};
-use crate::scim::model::{NewScimToken, ProvisioningError, ProvisioningView, ScimTokenRow};
+use crate::scim::model::{
+    NewScimToken, ProvisionedPerson, ProvisioningError, ProvisioningView, ScimTokenRow,
+};
 use crate::state::AppState;
 use rand::distributions::{Alphanumeric, Distribution};
 use serde_json::json;
@@ -142,6 +144,14 @@ pub async fn view(state: &AppState, actor: &Actor) -> Result<ProvisioningView, A
             .bind(actor.org_id)
             .fetch_one(pool)
             .await?;
+    let recent: Vec<(String, String, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT u.name, u.email, s.suspended_at, s.updated_at
+         FROM scim_users s JOIN users u ON u.id = s.user_id
+         WHERE s.org_id = $1 ORDER BY s.updated_at DESC, s.user_id DESC LIMIT 10",
+    )
+    .bind(actor.org_id)
+    .fetch_all(pool)
+    .await?;
     let errors: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
         "SELECT method, path, status, detail, created_at FROM scim_errors
          WHERE org_id = $1 ORDER BY id DESC LIMIT 10",
@@ -168,6 +178,15 @@ pub async fn view(state: &AppState, actor: &Actor) -> Result<ProvisioningView, A
         provisioned_users: users - suspended,
         suspended_users: suspended,
         provisioned_groups: groups,
+        recent: recent
+            .into_iter()
+            .map(|(name, email, suspended_at, changed)| ProvisionedPerson {
+                name,
+                email,
+                suspended: suspended_at.is_some(),
+                changed: crate::dates::date_time(changed),
+            })
+            .collect(),
         errors: errors
             .into_iter()
             .map(|(method, path, status, detail, at)| ProvisioningError {
