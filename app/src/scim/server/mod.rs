@@ -126,6 +126,18 @@ impl ListQuery {
         })
     }
 
+    /// The list response of the page this query asks for, out of every matching resource.
+    fn page(&self, matched: Vec<Value>) -> Value {
+        let total = matched.len() as i64;
+        let page = matched
+            .into_iter()
+            .skip((self.start_index - 1) as usize)
+            .take(self.count as usize)
+            .map(|json| resource::project(json, &self.attributes, &self.excluded))
+            .collect();
+        list_response(total, self.start_index, page)
+    }
+
     fn wants_members(&self) -> bool {
         let named = |list: &[String]| {
             list.iter()
@@ -325,14 +337,7 @@ pub async fn list_users(
             }
         }
     }
-    let total = matched.len() as i64;
-    let page = matched
-        .into_iter()
-        .skip((query.start_index - 1) as usize)
-        .take(query.count as usize)
-        .map(|json| resource::project(json, &query.attributes, &query.excluded))
-        .collect();
-    Ok(list_response(total, query.start_index, page))
+    Ok(query.page(matched))
 }
 
 pub async fn get_user(
@@ -958,14 +963,7 @@ pub async fn list_groups(
             }
         }
     }
-    let total = matched.len() as i64;
-    let page = matched
-        .into_iter()
-        .skip((query.start_index - 1) as usize)
-        .take(query.count as usize)
-        .map(|json| resource::project(json, &query.attributes, &query.excluded))
-        .collect();
-    Ok(list_response(total, query.start_index, page))
+    Ok(query.page(matched))
 }
 
 pub async fn get_group(
